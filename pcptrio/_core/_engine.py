@@ -1,0 +1,978 @@
+"""The deterministic engine: simulated threads on trio, run one at a time in an order it picks.
+
+Why a baton
+-----------
+trio decides the order of runnable tasks itself (it reverses each batch with probability
+1/2, from a process-global generator), and tied deadlines or cancellation fan-out are ordered
+by object addresses.  None of that may leak into a run.  So, like loom, Shuttle and Coyote, the
+engine keeps exactly one actor runnable *in trio* at any time: the one holding the baton.
+Every other actor is parked in ``trio.lowlevel.wait_task_rescheduled``.  When the running actor
+reaches a scheduling point, the engine asks its scheduler who goes next and, if that is another
+actor, reschedules that one task and parks the current one.  trio's own ordering never has a
+choice to make.
+
+::
+
+    actor A                 engine                          actor B (parked)
+    ───────                 ──────                          ───────────────
+    await point("x") ──▶ record step, candidates = {A, B}
+                         scheduler picks B
+                         reschedule(B.task) ────────────▶ (in trio's run queue)
+    park (wait_task_rescheduled)                          resumes, returns from its point
+                                                           ...
+
+A point where the scheduler keeps the same actor costs no trio switch at all.
+
+CPUs and what may run
+---------------------
+A CPU runs one actor at a time (``CPU.curr``).  At each step the candidates are: every
+runnable actor that is ``curr`` somewhere (it continues); runnable off-CPU actors bound to a
+CPU whose ``curr`` is preemptible or absent (a context switch); pending interrupts of a CPU
+whose ``curr`` has IRQs enabled (the interrupt runs on top of it, to completion); unbound
+off-CPU actors if any online CPU is open.  An unbound actor that continues at a preemptible
+point may migrate to another open CPU (decision ``migrate``).  Actors on different CPUs
+interleave at every point.
+
+Time, idleness, deadlock
+------------------------
+Virtual time (integer ns) moves only when no actor can take a step: the engine fires the
+earliest timer (ties are a ``timer`` decision).  With nothing runnable, no non-deferrable timer
+pending and a non-daemon actor waiting, the run ends as a deadlock with the wait-for graph.
+Budgets (steps, virtual time) end a run as ``budget-exhausted``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextvars
+import os
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+import trio
+import trio.testing
+from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+
+from ._actor import CPU, INHERIT, Actor, ActorState
+from ._errors import ForeignBlockError, ModelError, ReplayDrift
+from ._nursery import EngineNursery
+from ._result import RunResult, RunStatistics
+from ._schedulers import RandomScheduler, Scheduler
+from ._time import Timer, TimerHeap
+from ._trace import TraceRecord
+from ._values import Outcome, Violation
+from ._waitgraph import build_wait_graph
+
+__all__ = ["INHERIT", "Engine", "RunOver", "Waitable", "current_engine"]
+
+T = TypeVar("T")
+
+RUNNABLE = ActorState.RUNNABLE
+BLOCKED = ActorState.BLOCKED
+DONE = ActorState.DONE
+
+_TRIO_DIR = os.path.dirname(trio.__file__)
+
+#: Probability that an unbound actor continuing at a preemptible point migrates.
+MIGRATE_P = 0.2
+
+
+_current: contextvars.ContextVar[Engine] = contextvars.ContextVar("pcptrio_engine")
+
+
+def current_engine() -> Engine:
+    """The engine running the calling actor (set for every task of a run)."""
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError("not inside a pcptrio run") from None
+
+
+class RunOver(BaseException):
+    """Unwinds an actor once its run has ended.  Never escapes the engine."""
+
+
+class Waitable(Protocol):
+    """Anything an actor can block on; it names itself and who holds it (wait-for graph)."""
+
+    @property
+    def wait_name(self) -> str: ...
+
+    def wait_holders(self) -> Sequence[Actor | Waitable]: ...
+
+
+class _Sleep:
+    """What a sleeping actor waits on."""
+
+    def __init__(self, until: int, busy: bool) -> None:
+        self.until = until
+        self.busy = busy
+
+    @property
+    def wait_name(self) -> str:
+        return f"{'busy' if self.busy else 'sleep'} until {self.until}ns"
+
+    def wait_holders(self) -> Sequence[Actor | Waitable]:
+        return ()
+
+
+def _abort(_: Any) -> Abort:
+    return Abort.SUCCEEDED
+
+
+class Engine:
+    """One deterministic run of simulated actors on ``cpus`` CPUs.
+
+    Example::
+
+        engine = Engine(cpus=2, scheduler=RandomScheduler(seed=1))
+
+        async def main() -> None:
+            async with engine.open_nursery() as n:
+                n.start_soon(worker, name="w0", cpu=0)
+                n.start_soon(worker, name="w1", cpu=1)
+
+        result = trio.run(engine.run, main)
+        print(result.outcome, result.trace_sha256)
+    """
+
+    def __init__(
+        self,
+        *,
+        cpus: int = 1,
+        scheduler: Scheduler | None = None,
+        max_steps: int = 1_000_000,
+        max_time_ns: int | None = None,
+        logger: Any = None,
+        record_trace: bool = True,
+    ) -> None:
+        if cpus < 1:
+            raise ValueError(f"a machine needs at least one CPU, got {cpus}")
+        self.cpus: list[CPU] = [CPU(i) for i in range(cpus)]
+        self.scheduler: Scheduler = scheduler if scheduler is not None else RandomScheduler(0)
+        self.max_steps = max_steps
+        self.max_time_ns = max_time_ns
+        self.now = 0
+        self.step = 0
+        self.actors: list[Actor] = []
+        self.trace: list[TraceRecord] = []
+        self.timers = TimerHeap()
+        self.finished = False
+        self.outcome: Outcome | None = None
+        self.violation: Violation | None = None
+        self.error: str | None = None
+        self.budget: str | None = None
+        self.switches = 0
+        self.preemptions = 0
+        self.counters: dict[str, int] = {}
+        self._decisions: list[tuple[str, int, int]] = []
+        self._record = record_trace
+        self._log = logger
+        self._names: dict[str, int] = {}
+        self._runnable: list[Actor] = []  # sorted by seq
+        self._runnable_keys: list[int] = []
+        self._waiting = 0  # runnable actors that are off-CPU (and not interrupted)
+        self._cands: list[Actor] = []
+        self._dirty = True
+        self._cur: Actor | None = None
+        self._live = 0  # non-daemon actors not DONE
+        self._root: trio.Nursery | None = None
+        self._runner: Any = None
+        self._runner_parked = False
+        self._step_hooks: list[Callable[[], None]] = []
+        self._time_hooks: list[Callable[[int], None]] = []
+        self._finish_hooks: list[Callable[[], None]] = []
+
+    # ------------------------------------------------------------------ model-facing API
+
+    @property
+    def current(self) -> Actor:
+        """The actor taking the current step."""
+        a = self._cur
+        if a is None:
+            raise RuntimeError("no actor is running (timer callback or outside a run)")
+        return a
+
+    @property
+    def current_or_none(self) -> Actor | None:
+        return self._cur
+
+    @property
+    def nr_cpus(self) -> int:
+        return len(self.cpus)
+
+    def smp_processor_id(self) -> int:
+        """The CPU the current actor runs on (``smp_processor_id()``)."""
+        c = self.current.cpu
+        if c is None:  # pragma: no cover - the running actor always occupies a CPU
+            raise ModelError(f"{self.current.name} runs without a CPU")
+        return c
+
+    async def point(self, event: str, **fields: Any) -> None:
+        """A scheduling point: record one trace event, then let the scheduler pick who goes on."""
+        a = self._cur
+        if self.finished or a is None:
+            raise RunOver
+        self.step += 1
+        a.steps += 1
+        if self._record:
+            self.trace.append((self.step, self.now, a.name, a.cpu, event, fields))
+        if self._log is not None:
+            self._log.debug(event, step=self.step, t_ns=self.now, actor=a.name, cpu=a.cpu, **fields)
+        if self._step_hooks:
+            for hook in self._step_hooks:
+                hook()
+            if self.finished:
+                raise RunOver
+        if self.step >= self.max_steps:
+            self._finish_budget("steps")
+            raise RunOver
+        if a.bound is not None and a.cpu != a.bound:
+            self._take_off(a)  # rebound elsewhere (or its CPU went away) while running
+        if self._dirty:
+            self._candidates()
+        cands = self._cands
+        if a.cpu is None or not cands:
+            await self._yield_blocked(a)
+            return
+        n = len(cands)
+        if n == 1:
+            return
+        # _pick(), inlined: this is the hottest path of the emulator.
+        try:
+            i = self.scheduler.pick_actor(cands, a, self.step)
+        except ReplayDrift as exc:
+            raise ReplayDrift(self.step, exc.expected, exc.got) from None
+        if not 0 <= i < n:
+            raise ModelError(f"scheduler picked {i} of {n} candidates")
+        self._decisions.append(("sched", n, i))
+        nxt = cands[i]
+        if nxt is a:
+            if a.bound is None and not (a.preempt_count or a.irq_disabled):
+                self._maybe_migrate(a)
+            return
+        self.preemptions += 1
+        if nxt.cpu is None:
+            if nxt.bound is not None and not nxt.interrupt:
+                self._occupy(nxt, nxt.bound)
+            else:
+                self._switch_in(nxt)
+        # _handoff(), inlined.
+        self.switches += 1
+        self._cur = nxt
+        if nxt.parked:
+            nxt.parked = False
+            reschedule(nxt.task)  # type: ignore[arg-type]  # parked implies task is set
+        else:
+            nxt.baton = True
+        a.parked = True
+        await wait_task_rescheduled(_abort)
+        if self.finished:
+            raise RunOver
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Record a trace event that is not a scheduling point (same step as the last one)."""
+        if self.finished:
+            return
+        a = self._cur
+        name = a.name if a is not None else "-"
+        cpu = a.cpu if a is not None else None
+        if self._record:
+            self.trace.append((self.step, self.now, name, cpu, event, fields))
+        if self._log is not None:
+            self._log.debug(event, step=self.step, t_ns=self.now, actor=name, cpu=cpu, **fields)
+
+    def count(self, key: str, n: int = 1) -> None:
+        """Add ``n`` to a named run counter (reported in the run statistics)."""
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def spawn(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        *args: Any,
+        name: str,
+        cpu: int | None = INHERIT,
+        daemon: bool = False,
+        nursery: EngineNursery | None = None,
+    ) -> Actor:
+        """Start ``fn(*args)`` as a new actor; it runs when the scheduler first picks it.
+
+        ``cpu`` binds it (``None``: unbound; default: like the spawning actor).  A daemon
+        actor (a kworker, a rescuer) does not keep the run alive.
+        """
+        if self.finished:
+            raise RunOver
+        if cpu is INHERIT:
+            cpu = self._cur.bound if self._cur is not None else 0
+        self._check_cpu(cpu)
+        a = Actor(self._unique(name), len(self.actors), cpu, daemon)
+        self._launch(a, fn, args, nursery)
+        self.emit("spawn", child=a.name, bound=cpu)
+        return a
+
+    def raise_irq(
+        self, cpu: int, fn: Callable[..., Awaitable[Any]], *args: Any, name: str
+    ) -> Actor:
+        """Queue an interrupt on ``cpu``: it starts when that CPU has IRQs enabled and runs
+        to completion on top of whatever ran there."""
+        if self.finished:
+            raise RunOver
+        self._check_cpu(cpu)
+        a = Actor(self._unique(name), len(self.actors), cpu, daemon=False, interrupt=True)
+        a.preempt_count = a.irq_disabled = 1  # hardirq context
+        self.cpus[cpu].pending_irqs.append(a)
+        self._launch(a, fn, args, None)
+        self.emit("irq_raise", target=cpu, handler=a.name)
+        return a
+
+    def open_nursery(self) -> EngineNursery:
+        """``async with engine.open_nursery() as n: n.start_soon(fn, name=...)``.
+
+        The nursery's exit waits, through the engine, until every child has returned.
+        """
+        return EngineNursery(self)
+
+    async def block(self, on: Waitable, event: str = "block", *, holds_cpu: bool = False) -> Any:
+        """Park the current actor until :meth:`wake` is called for it; returns the wake value.
+
+        ``holds_cpu``: the actor keeps its CPU while waiting (a spinning lock waiter, a
+        busy loop), so nothing else runs there unless it is preemptible.  Otherwise it sleeps:
+        that is a context switch, forbidden with preemption or IRQs disabled.
+        """
+        a = self._cur
+        if self.finished or a is None:
+            raise RunOver
+        if not holds_cpu and not a.preemptible:
+            raise ModelError(
+                f"BUG: scheduling while atomic: {a.name} sleeps on {on.wait_name} with "
+                f"preempt_count={a.preempt_count} irqs_disabled={a.irq_disabled}"
+                + (" in interrupt context" if a.interrupt else "")
+            )
+        self.step += 1
+        a.steps += 1
+        if self._record:
+            self.trace.append((self.step, self.now, a.name, a.cpu, event, {"on": on.wait_name}))
+        if self._log is not None:
+            self._log.debug(
+                event, step=self.step, t_ns=self.now, actor=a.name, cpu=a.cpu, on=on.wait_name
+            )
+        a.wake_value = None
+        a.waiting_on = on
+        self._set_blocked(a, holds_cpu)
+        if not holds_cpu and a.on_sleep is not None:
+            a.on_sleep(a)
+        if self.step >= self.max_steps:
+            self._finish_budget("steps")
+            raise RunOver
+        await self._yield_blocked(a)
+        return a.wake_value
+
+    def wake(self, a: Actor, value: Any = None) -> bool:
+        """Make a blocked actor runnable again; returns False if it was not blocked."""
+        if a.state is not BLOCKED or self.finished:
+            return False
+        a.waiting_on = None
+        a.wake_value = value
+        a.state = RUNNABLE
+        held = a.holds_cpu
+        a.holds_cpu = False
+        i = bisect.bisect_left(self._runnable_keys, a.seq)
+        self._runnable.insert(i, a)
+        self._runnable_keys.insert(i, a.seq)
+        if a.cpu is None and not a.interrupted:
+            self._waiting += 1
+        self._dirty = True
+        if not held and a.on_wake is not None:
+            a.on_wake(a)
+        return True
+
+    def _wake_quiet(self, a: Actor) -> None:
+        self.wake(a)
+
+    async def spend(self, ns: int) -> None:
+        """Be busy for ``ns`` of virtual time, keeping the CPU (not a sleep: workqueue
+        concurrency management still counts the actor as running)."""
+        if ns <= 0:
+            return
+        w = _Sleep(self.now + ns, True)
+        a = self.current
+        t = self.timers.add(w.until, f"busy:{a.name}", lambda: self._wake_quiet(a))
+        try:
+            await self.block(w, "spend", holds_cpu=True)
+        finally:
+            t.cancel()
+
+    async def sleep(self, ns: int) -> None:
+        """Sleep for ``ns`` of virtual time (gives up the CPU)."""
+        w = _Sleep(self.now + max(ns, 0), False)
+        a = self.current
+        t = self.timers.add(w.until, f"sleep:{a.name}", lambda: self._wake_quiet(a))
+        try:
+            await self.block(w, "sleep")
+        finally:
+            t.cancel()
+
+    def add_timer(
+        self, delay_ns: int, name: str, callback: Callable[[], None], *, deferrable: bool = False
+    ) -> Timer:
+        """Call ``callback()`` (no actor context) ``delay_ns`` from now."""
+        return self.timers.add(self.now + max(delay_ns, 0), name, callback, deferrable=deferrable)
+
+    def chance(self, label: str, p: float) -> bool:
+        """A yes/no decision that is yes with probability ``p`` under random schedulers."""
+        if p <= 0.0:
+            return False
+        if p >= 1.0:
+            return True
+        return self._decide(label, 2, (1.0 - p, p)) == 1
+
+    def choose(self, label: str, options: Sequence[T]) -> T:
+        """One of ``options``, chosen by the scheduler and recorded."""
+        n = len(options)
+        if n == 0:
+            raise ValueError(f"choose({label!r}) needs at least one option")
+        return options[0] if n == 1 else options[self._decide(label, n, None)]
+
+    # CPU state of the current actor --------------------------------------------------
+
+    def preempt_disable(self) -> None:
+        self.current.preempt_count += 1
+        if self._waiting:
+            self._dirty = True
+
+    def preempt_enable(self) -> None:
+        a = self.current
+        if a.preempt_count <= 0:
+            raise ModelError(f"{a.name}: preempt_enable() without preempt_disable()")
+        a.preempt_count -= 1
+        if self._waiting:
+            self._dirty = True
+
+    def local_irq_save(self) -> int:
+        """Disable local IRQs; returns the previous nesting depth (``flags``)."""
+        a = self.current
+        flags = a.irq_disabled
+        a.irq_disabled = flags + 1
+        if self._waiting:
+            self._dirty = True
+        return flags
+
+    def local_irq_restore(self, flags: int) -> None:
+        a = self.current
+        if a.irq_disabled != flags + 1:
+            raise ModelError(
+                f"{a.name}: local_irq_restore({flags}) does not match depth {a.irq_disabled}"
+            )
+        a.irq_disabled = flags
+        if self._waiting:
+            self._dirty = True
+
+    # CPUs ----------------------------------------------------------------------------
+
+    def cpu_online(self, cpu: int) -> bool:
+        return self.cpus[cpu].online
+
+    def online_cpus(self) -> list[int]:
+        return [c.id for c in self.cpus if c.online]
+
+    def set_cpu_online(self, cpu: int, online: bool) -> None:
+        """Mark a CPU online or offline.  Whatever ran there is taken off it; actors bound to
+        an offline CPU do not run until it is back or they are rebound (:meth:`bind`)."""
+        c = self.cpus[cpu]
+        if c.online == online:
+            return
+        if not online:
+            if c.irq_stack or (c.curr is not None and c.curr.interrupt):
+                raise ModelError(f"CPU{cpu} goes offline inside an interrupt")
+            if c.curr is not None:
+                self._take_off(c.curr)
+        c.online = online
+        self._dirty = True
+        self.emit("cpu_online" if online else "cpu_offline", target=cpu)
+
+    def bind(self, a: Actor, cpu: int | None) -> None:
+        """Rebind ``a`` to ``cpu`` (``None``: unbound).  It leaves a CPU it may no longer use."""
+        self._check_cpu(cpu)
+        a.bound = cpu
+        if a.cpu is not None and cpu is not None and a.cpu != cpu and a is not self._cur:
+            self._take_off(a)
+        self._dirty = True
+
+    # Hooks for oracles -----------------------------------------------------------------
+
+    def add_step_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` after every scheduling point (keep it O(1))."""
+        self._step_hooks.append(hook)
+
+    def add_time_hook(self, hook: Callable[[int], None]) -> None:
+        """Call ``hook(now)`` whenever virtual time moves forward."""
+        self._time_hooks.append(hook)
+
+    def add_finish_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` once when a run ends normally (``ok``), before the result is made;
+        it may still report a violation."""
+        self._finish_hooks.append(hook)
+
+    def report_violation(self, v: Violation) -> None:
+        """End the run with outcome ``violation`` (the first one reported wins)."""
+        if self.finished:
+            return
+        if not v.step and not v.t_ns:
+            v = Violation(
+                v.oracle, v.message, self.step, self.now, v.actors, v.kind, dict(v.details)
+            )
+        self.violation = v
+        self._finish(Outcome.VIOLATION)
+
+    # ------------------------------------------------------------------ running a run
+
+    async def run(self, main: Callable[..., Awaitable[Any]], *args: Any, cpu: int = 0) -> RunResult:
+        """Run ``main(*args)`` as actor ``main`` bound to ``cpu`` until every non-daemon actor
+        has returned, or the run ends otherwise.  Call it from inside ``trio.run`` (or a
+        pytest-trio test); one engine runs once."""
+        if self._root is not None:
+            raise RuntimeError("an Engine runs only once; make a new one")
+        token = _current.set(self)
+        try:
+            self.scheduler.start_run()
+            try:
+                async with trio.open_nursery() as root:
+                    self._root = root
+                    self._runner = current_task()
+                    root.start_soon(self._supervise, name="pcptrio-supervisor")
+                    self.spawn(main, *args, name="main", cpu=cpu)
+                    try:
+                        nxt = self._next_after(None)
+                    except ReplayDrift as exc:
+                        self.error = str(exc)
+                        self._finish(Outcome.ERROR)
+                        nxt = None
+                    if nxt is not None:
+                        self._give_baton(nxt)
+                    if not self.finished:
+                        self._runner_parked = True
+                        await wait_task_rescheduled(_abort)
+                    root.cancel_scope.cancel()
+            finally:
+                self.scheduler.end_run(self.step)
+        finally:
+            _current.reset(token)
+        return self._result()
+
+    # ------------------------------------------------------------------ internals
+
+    def _unique(self, name: str) -> str:
+        n = self._names.get(name, 0) + 1
+        self._names[name] = n
+        return name if n == 1 else f"{name}~{n}"
+
+    def _check_cpu(self, cpu: int | None) -> None:
+        if cpu is not None and not 0 <= cpu < len(self.cpus):
+            raise ValueError(f"CPU {cpu} does not exist (machine has {len(self.cpus)})")
+
+    def _launch(
+        self,
+        a: Actor,
+        fn: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        nursery: EngineNursery | None,
+    ) -> None:
+        if self._root is None:
+            raise RuntimeError("spawn() needs a running engine (inside Engine.run)")
+        self.actors.append(a)
+        a.state = RUNNABLE
+        i = bisect.bisect_left(self._runnable_keys, a.seq)
+        self._runnable.insert(i, a)
+        self._runnable_keys.insert(i, a.seq)
+        self._waiting += 1
+        self._dirty = True
+        if not a.daemon:
+            self._live += 1
+        target = self._root
+        if nursery is not None:
+            a.nursery = nursery
+            nursery.children.append(a)
+            target = nursery.trio_nursery
+        target.start_soon(self._trampoline, a, fn, args, name=a.name)
+
+    async def _trampoline(
+        self, a: Actor, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
+    ) -> None:
+        a.task = current_task()
+        try:
+            if a.baton:
+                a.baton = False
+            else:
+                a.parked = True
+                await wait_task_rescheduled(_abort)
+            if self.finished:
+                return
+            await fn(*args)
+            if not self.finished:
+                self._exit(a)
+        except RunOver:
+            return
+        except trio.Cancelled:
+            if self.finished:
+                return
+            raise
+        except BaseException as exc:  # model code crashed: the run ends with outcome error
+            if self.finished:
+                return
+            text = "".join(traceback.format_exception(exc))
+            self.error = f"{a.name} raised {type(exc).__name__}: {exc}\n{text}"
+            if isinstance(exc, ReplayDrift):
+                self.error = str(exc)
+            self._finish(Outcome.ERROR)
+
+    def _exit(self, a: Actor) -> None:
+        self.emit("exit")
+        self._remove_runnable(a)
+        a.state = DONE
+        self._release_cpu(a)
+        if not a.daemon:
+            self._live -= 1
+        n = a.nursery
+        if n is not None:
+            n.done += 1
+            parent = n.parent
+            if n.joining and n.done == len(n.children) and parent is not None:
+                self.wake(parent)
+        if self._live == 0:
+            self._cur = None
+            self._run_finish_hooks()
+            self._finish(self.outcome or Outcome.OK)
+            return
+        nxt = self._next_after(a)
+        if nxt is not None:
+            self._give_baton(nxt)
+
+    def _run_finish_hooks(self) -> None:
+        for hook in self._finish_hooks:
+            hook()
+            if self.finished:
+                return
+
+    async def _handoff(self, a: Actor, nxt: Actor) -> None:
+        self.switches += 1
+        self._cur = nxt
+        if nxt.parked:
+            nxt.parked = False
+            reschedule(nxt.task)  # type: ignore[arg-type]  # parked implies task is set
+        else:
+            nxt.baton = True
+        a.parked = True
+        await wait_task_rescheduled(_abort)
+        if self.finished:
+            raise RunOver
+
+    def _give_baton(self, nxt: Actor) -> None:
+        self.switches += 1
+        self._cur = nxt
+        if nxt.parked:
+            nxt.parked = False
+            reschedule(nxt.task)  # type: ignore[arg-type]  # parked implies task is set
+        else:
+            nxt.baton = True
+
+    async def _yield_blocked(self, a: Actor) -> None:
+        nxt = self._next_after(a)
+        if nxt is None:
+            raise RunOver
+        if nxt is a:
+            self._cur = a
+            return
+        await self._handoff(a, nxt)
+
+    def _next_after(self, prev: Actor | None) -> Actor | None:
+        """The actor to run after ``prev`` stopped (blocked or exited), moving time forward
+        while nobody can run.  ``None`` when the run is over."""
+        self._cur = None
+        while not self.finished:
+            if self._dirty:
+                self._candidates()
+            cands = self._cands
+            if cands:
+                nxt = cands[0] if len(cands) == 1 else self._pick(cands, None)
+                self._switch_in(nxt)
+                return nxt
+            self._advance_time()
+        return None
+
+    def _advance_time(self) -> None:
+        timers = self.timers
+        if not timers.has_hard:
+            self._finish_deadlock()
+            return
+        deadline = timers.next_deadline()
+        assert deadline is not None
+        if self.max_time_ns is not None and deadline > self.max_time_ns:
+            self.now = self.max_time_ns
+            self._finish_budget("time")
+            return
+        due = timers.pop_due(deadline)
+        k = 0 if len(due) == 1 else self._decide("timer", len(due), None)
+        for i, t in enumerate(due):
+            if i != k:
+                timers.push_back(t)
+        t = due[k]
+        if deadline > self.now:
+            self.now = deadline
+            for hook in self._time_hooks:
+                hook(deadline)
+                if self.finished:
+                    return
+        timers.fire(t)
+        t.callback()
+
+    def _pick(self, cands: list[Actor], cur: Actor | None) -> Actor:
+        try:
+            i = self.scheduler.pick_actor(cands, cur, self.step)
+        except ReplayDrift as exc:
+            raise ReplayDrift(self.step, exc.expected, exc.got) from None
+        n = len(cands)
+        if not 0 <= i < n:
+            raise ModelError(f"scheduler picked {i} of {n} candidates")
+        self._decisions.append(("sched", n, i))
+        nxt = cands[i]
+        if cur is not None and nxt is not cur:
+            self.preemptions += 1
+        return nxt
+
+    def _decide(self, label: str, n: int, weights: Sequence[float] | None) -> int:
+        try:
+            i = self.scheduler.choose(label, n, weights)
+        except ReplayDrift as exc:
+            raise ReplayDrift(self.step, exc.expected, exc.got) from None
+        if not 0 <= i < n:
+            raise ModelError(f"scheduler chose {i} of {n} for {label!r}")
+        self._decisions.append((label, n, i))
+        return i
+
+    def _candidates(self) -> None:
+        out: list[Actor] = []
+        cpus = self.cpus
+        any_open: bool | None = None
+        for a in self._runnable:
+            if a.interrupted:
+                continue
+            if a.cpu is not None:
+                out.append(a)
+            elif a.interrupt:
+                c = cpus[a.bound]  # type: ignore[index]
+                if c.online and c.irq_open:
+                    out.append(a)
+            elif a.bound is not None:
+                c = cpus[a.bound]
+                if c.online and c.open:
+                    out.append(a)
+            else:
+                if any_open is None:
+                    any_open = any(c.online and c.open for c in cpus)
+                if any_open:
+                    out.append(a)
+        self._cands = out
+        self._dirty = False
+
+    def _open_cpus(self, exclude: int | None = None) -> list[int]:
+        return [c.id for c in self.cpus if c.online and c.open and c.id != exclude]
+
+    def _maybe_migrate(self, a: Actor) -> None:
+        here = a.cpu
+        others = self._open_cpus(exclude=here)
+        if not others:
+            return
+        n = len(others) + 1
+        weights = [1.0 - MIGRATE_P] + [MIGRATE_P / len(others)] * len(others)
+        k = self._decide("migrate", n, weights)
+        if k == 0:
+            return
+        self._take_off(a)
+        self._occupy(a, others[k - 1])
+        self.emit("migrate", src=here, dst=a.cpu)
+
+    def _switch_in(self, nxt: Actor) -> None:
+        """Put ``nxt`` on a CPU if it is not on one already."""
+        if nxt.cpu is not None:
+            return
+        if nxt.interrupt:
+            c = self.cpus[nxt.bound]  # type: ignore[index]
+            prev = c.curr
+            if prev is not None:
+                prev.interrupted = True
+                prev.cpu = None
+                c.irq_stack.append(prev)
+            c.pending_irqs.remove(nxt)
+            c.curr = nxt
+            nxt.cpu = c.id
+            nxt.last_cpu = c.id
+            self._waiting -= 1
+            self._dirty = True
+            return
+        if nxt.bound is not None:
+            self._occupy(nxt, nxt.bound)
+            return
+        opens = self._open_cpus()
+        last = nxt.last_cpu
+        if last is not None and last in opens:
+            target = last
+        elif len(opens) == 1:
+            target = opens[0]
+        else:
+            target = opens[self._decide("place", len(opens), None)]
+        self._occupy(nxt, target)
+
+    def _occupy(self, a: Actor, cpu: int) -> None:
+        c = self.cpus[cpu]
+        prev = c.curr
+        # Swapping preemptible actors on a CPU (or filling an idle one with a preemptible
+        # actor) leaves every CPU exactly as open as before, so the candidate set is unchanged:
+        # an off-CPU actor is always preemptible, having been switched out at a preemptible
+        # point or having slept.  Anything else invalidates the cached candidates.
+        same = not (a.preempt_count or a.irq_disabled) and (
+            prev is None or prev is a or not (prev.preempt_count or prev.irq_disabled)
+        )
+        if prev is not None and prev is not a:
+            self._take_off(prev)
+        if a.cpu is None and a.state is RUNNABLE and not a.interrupted:
+            self._waiting -= 1
+        c.curr = a
+        a.cpu = cpu
+        a.last_cpu = cpu
+        if not same:
+            self._dirty = True
+
+    def _take_off(self, a: Actor) -> None:
+        """``a`` loses its CPU (preempted, or it blocked, or its CPU went offline)."""
+        cpu = a.cpu
+        if cpu is None:
+            return
+        c = self.cpus[cpu]
+        if c.curr is a:
+            c.curr = None
+        a.cpu = None
+        if a.state is RUNNABLE:
+            self._waiting += 1
+        elif a.holds_cpu:
+            # A busy or spinning actor preempted off its CPU waits without holding it.
+            a.holds_cpu = False
+        if a.preempt_count or a.irq_disabled:
+            self._dirty = True
+
+    def _release_cpu(self, a: Actor) -> None:
+        cpu = a.cpu
+        if cpu is None:
+            return
+        c = self.cpus[cpu]
+        a.cpu = None
+        if a.interrupt:
+            c.curr = c.irq_stack.pop() if c.irq_stack else None
+            if c.curr is not None:
+                c.curr.interrupted = False
+                c.curr.cpu = cpu
+        elif c.curr is a:
+            c.curr = None
+        self._dirty = True
+
+    def _remove_runnable(self, a: Actor) -> None:
+        if a.state is not RUNNABLE:
+            return
+        i = bisect.bisect_left(self._runnable_keys, a.seq)
+        del self._runnable[i]
+        del self._runnable_keys[i]
+        if a.cpu is None and not a.interrupted:
+            self._waiting -= 1
+
+    def _set_blocked(self, a: Actor, holds_cpu: bool) -> None:
+        self._remove_runnable(a)
+        a.state = BLOCKED
+        a.holds_cpu = holds_cpu
+        if not holds_cpu:
+            self._release_cpu(a)
+        self._dirty = True
+
+    # ------------------------------------------------------------------ ending a run
+
+    def _finish(self, outcome: Outcome) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.outcome = outcome
+        if self._runner_parked:
+            self._runner_parked = False
+            reschedule(self._runner)
+
+    def _finish_budget(self, what: str) -> None:
+        self.budget = what
+        self._finish(Outcome.BUDGET_EXHAUSTED)
+
+    def _finish_deadlock(self) -> None:
+        if self._live == 0:  # pragma: no cover - _exit finishes the run first
+            self._finish(Outcome.OK)
+            return
+        graph = build_wait_graph(self.actors)
+        stuck = [a.name for a in self.actors if a.state is not DONE and not a.daemon]
+        kind = "cycle" if graph.cycles else "stall"
+        head = (
+            "circular wait: " + " -> ".join(graph.cycles[0])
+            if graph.cycles
+            else "nothing can run and no timer is pending; waiting: " + ", ".join(stuck)
+        )
+        self.violation = Violation(
+            "deadlock",
+            head,
+            self.step,
+            self.now,
+            tuple(stuck),
+            kind,
+            {"graph": graph.to_json()},
+        )
+        self._finish(Outcome.DEADLOCK)
+
+    async def _supervise(self) -> None:
+        """Catch model code blocking on a trio primitive the engine cannot see."""
+        await trio.testing.wait_all_tasks_blocked()
+        if self.finished:
+            return
+        a = self._cur
+        where = ""
+        if a is not None and a.task is not None:
+            frames = [
+                f"{fr.f_code.co_filename}:{ln} in {fr.f_code.co_name}"
+                for fr, ln in a.task.iter_await_frames()
+                if _TRIO_DIR not in fr.f_code.co_filename
+            ]
+            where = f" (awaiting at {frames[-1]})" if frames else ""
+        name = a.name if a is not None else "?"
+        err = ForeignBlockError(
+            f"actor {name} blocked on a trio primitive the engine cannot see{where}; "
+            "model code must wait through the engine (its locks, completions, wait queues, "
+            "sleep) so the scheduler stays in control"
+        )
+        self.error = str(err)
+        self._finish(Outcome.ERROR)
+
+    def _result(self) -> RunResult:
+        per_actor = {a.name: a.steps for a in self.actors}
+        stats = RunStatistics(
+            steps=self.step,
+            switches=self.switches,
+            preemptions=self.preemptions,
+            virtual_ns=self.now,
+            decisions=len(self._decisions),
+            actors=len(self.actors),
+            per_actor_steps=per_actor,
+            counters=dict(sorted(self.counters.items())),
+        )
+        return RunResult(
+            outcome=self.outcome or Outcome.ERROR,
+            violation=self.violation,
+            error=self.error,
+            budget=self.budget,
+            decisions=tuple(self._decisions),
+            trace=self.trace,
+            stats=stats,
+            scheduler=self.scheduler.spec(),
+            wait_graph=(self.violation.details.get("graph") if self.violation else None),
+        )
