@@ -362,6 +362,11 @@ class Engine:
         self._set_blocked(a, holds_cpu)
         if not holds_cpu and a.on_sleep is not None:
             a.on_sleep(a)
+        if self._step_hooks:
+            for hook in self._step_hooks:
+                hook()
+            if self.finished:
+                raise RunOver
         if self.step >= self.max_steps:
             self._finish_budget("steps")
             raise RunOver
@@ -502,7 +507,7 @@ class Engine:
     # Hooks for oracles -----------------------------------------------------------------
 
     def add_step_hook(self, hook: Callable[[], None]) -> None:
-        """Call ``hook()`` after every scheduling point (keep it O(1))."""
+        """Call ``hook()`` after every step (scheduling point or block; keep it O(1))."""
         self._step_hooks.append(hook)
 
     def add_time_hook(self, hook: Callable[[int], None]) -> None:

@@ -1,0 +1,437 @@
+"""The machine: CPUs, zones and their PCPs, the allocator, percpu, hotplug, IPIs, workqueues.
+
+This is the kernel API a drain design is written against (``spec/kernel.md`` §1–§3), in
+kernel vocabulary::
+
+    m.online_cpus()  m.cpu_online(cpu)  m.nr_cpus  m.zones  m.pcp(cpu, zone)
+    m.current.flags & PF_WQ_WORKER
+    await m.drain_pages_zone(cpu, zone)  await m.drain_pages(cpu)  await m.drain_local_pages(z)
+    await m.free_pcppages_bulk(zone, count, pcp)      pcp.lock (spinlock era)
+    await m.on_each_cpu_mask(mask, fn, info, wait=True)
+    await m.queue_work_on(cpu, wq, work)  await m.flush_work(work)  m.mm_percpu_wq  m.system_wq
+    await m.alloc_percpu_gfp(size, gfp)  await m.get_online_cpus()  await m.put_online_cpus()
+    await m.alloc_pages(gfp)  await m.free_pages(pfn)  await m.cpu_down(cpu)  await m.cpu_up(cpu)
+
+L1 does not know which design runs: ``drain_all_pages`` calls whatever ``drain_design`` was
+installed (by L2/L3), wrapped in a :class:`~pcptrio._kernel._drainstats.DrainCall` for the
+metrics and the oracles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import attrs
+
+from .._core import Engine, RunResult, Scheduler
+from ._alloc import PageCache, Shrinker, alloc_pages, free_pages
+from ._costs import Costs
+from ._drainstats import DrainCall
+from ._gfp import GFP_KERNEL, MIGRATE_MOVABLE, Protection
+from ._hotplug import Hotplug, HotplugStatistics
+from ._ipi import IpiStatistics, on_each_cpu_mask
+from ._pagemap import PageError, PageMap
+from ._params import MachineParams, min_free_pages
+from ._pcp import (
+    PcpStatistics,
+    PerCpuPages,
+    drain_local_pages,
+    drain_pages,
+    drain_pages_zone,
+    free_pcppages_bulk,
+)
+from ._percpu import PercpuAllocator, PercpuArea, PercpuStatistics
+from ._sensors import Sensors
+from ._task import TaskStruct, task_of
+from ._workqueue import (
+    Workqueue,
+    Workqueues,
+    WorkqueueStatistics,
+    WorkStruct,
+    flush_work,
+    queue_work_on,
+)
+from ._zone import Zone, ZoneStatistics
+
+__all__ = ["DrainDesignFn", "Machine", "MachineStatistics"]
+
+#: ``drain_all_pages(m, zone, force_all_cpus)`` of a design.
+DrainDesignFn = Callable[["Machine", Zone | None, bool], Awaitable[None]]
+
+
+@attrs.frozen
+class MachineStatistics:
+    zones: tuple[ZoneStatistics, ...]
+    pcps: tuple[PcpStatistics, ...]
+    ipis: IpiStatistics
+    workqueues: WorkqueueStatistics
+    percpu: PercpuStatistics
+    hotplug: HotplugStatistics
+    drain_calls: int
+
+
+class Machine:
+    """A simulated machine; see the module docstring for its API.
+
+    Example::
+
+        m = Machine(MachineParams(cpus=2), scheduler=RandomScheduler(1))
+
+        async def workload(m: Machine) -> None:
+            pfn = await m.alloc_pages()
+            await m.free_pages(pfn)
+
+        result = trio.run(m.run, workload)
+    """
+
+    def __init__(
+        self,
+        params: MachineParams | None = None,
+        *,
+        engine: Engine | None = None,
+        scheduler: Scheduler | None = None,
+        max_steps: int = 2_000_000,
+        max_time_ns: int | None = None,
+        logger: Any = None,
+        record_trace: bool = True,
+    ) -> None:
+        self.params = (params or MachineParams()).validate()
+        p = self.params
+        self.engine = engine or Engine(
+            cpus=p.cpus,
+            scheduler=scheduler,
+            max_steps=max_steps,
+            max_time_ns=max_time_ns,
+            logger=logger,
+            record_trace=record_trace,
+        )
+        if self.engine.nr_cpus != p.cpus:
+            raise ValueError("engine and params disagree on the number of CPUs")
+        self.protection: Protection = p.protection
+        self.costs: Costs = p.costs
+        self.sensors = Sensors()
+        total = sum(z.pages for z in p.zones)
+        base = 0
+        self.zones: list[Zone] = []
+        self.pagemap = PageMap(sum(_aligned(z.pages) for z in p.zones))
+        for i, spec in enumerate(p.zones):
+            z = Zone(
+                self.engine,
+                i,
+                spec.name,
+                base,
+                spec.pages,
+                min_free_pages(spec.pages, total),
+                self.pagemap,
+            )
+            high, batch = spec.sizing()
+            z.pcp = [
+                PerCpuPages(self.engine, c, z, high, batch, self.sensors) for c in range(p.cpus)
+            ]
+            self.zones.append(z)
+            base += _aligned(spec.pages)
+        # pages in the alignment gaps between zones are not memory: mark them allocated
+        for z in self.zones:
+            for pfn in range(z.base + z.managed, z.base + _aligned(z.managed)):
+                self.pagemap.state[pfn] = 2
+                self.pagemap.counts[0] -= 1
+                self.pagemap.counts[2] += 1
+                self.pagemap.owner[pfn] = "hole"
+        self.hotplug = Hotplug(self)
+        self.percpu = PercpuAllocator(self, p.percpu_populated)
+        self.wq = Workqueues(self)
+        self.shrinkers: list[Shrinker] = []
+        self.drain_design: DrainDesignFn | None = None
+        #: Probability of an injected allocation failure (``fail_page_alloc``).
+        self.fail_page_alloc = 0.0
+        self.ipi_sent = 0
+        self.ipi_handled = 0
+        self.ipi_calls = 0
+        self.drain_ipis_pending = 0
+        self.drain_works_active = 0
+        self.drain_calls: list[DrainCall] = []
+        self._active_calls: list[DrainCall] = []
+        self.warned_once: set[str] = set()
+        self.booted = False
+        hp = self.hotplug
+        hp.prepare.append(("workqueue:prepare", self.wq.prepare_cpu))
+        hp.prepare.append(("percpu:prepare", self._percpu_prepare))
+        hp.teardown_ap.append(("workqueue:online", self._wq_offline))
+        hp.online.append(("workqueue:online", self._wq_online))
+        hp.dead.append(("mm/page_alloc:dead", self._page_alloc_cpu_dead))
+
+    # ------------------------------------------------------------------ running
+
+    def boot(self) -> None:
+        """``workqueue_init`` (and ``mm_percpu_wq`` if the params create it at boot).
+        Call from inside the run, before the workload."""
+        if self.booted:
+            return
+        self.booted = True
+        self.wq.init()
+        if self.params.mm_percpu_wq:
+            self.wq.init_mm_percpu_wq()
+
+    async def run(
+        self, workload: Callable[[Machine], Awaitable[Any]], *, cpu: int = 0
+    ) -> RunResult:
+        """Boot, then run ``workload(m)`` as actor ``main`` on ``cpu``; returns the result."""
+
+        async def main() -> None:
+            self.boot()
+            await workload(self)
+
+        return await self.engine.run(main, cpu=cpu)
+
+    # ------------------------------------------------------------------ CPUs, tasks
+
+    @property
+    def nr_cpus(self) -> int:
+        return self.engine.nr_cpus
+
+    def online_cpus(self) -> list[int]:
+        return self.engine.online_cpus()
+
+    def cpu_online(self, cpu: int) -> bool:
+        return self.engine.cpu_online(cpu)
+
+    @property
+    def current(self) -> TaskStruct:
+        """``current``: the task_struct of the actor taking this step."""
+        return task_of(self.engine.current)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.engine.count(key, n)
+
+    # ------------------------------------------------------------------ memory
+
+    def zone(self, name: str) -> Zone:
+        for z in self.zones:
+            if z.name == name:
+                return z
+        raise KeyError(f"no zone {name!r} (zones: {[z.name for z in self.zones]})")
+
+    def zone_of(self, pfn: int) -> Zone:
+        for z in self.zones:
+            if z.contains(pfn):
+                return z
+        raise ValueError(f"pfn {pfn} is in no zone")
+
+    def pcp(self, cpu: int, zone: Zone) -> PerCpuPages:
+        return zone.pcp[cpu]
+
+    def all_pcps(self) -> list[PerCpuPages]:
+        return [p for z in self.zones for p in z.pcp]
+
+    async def alloc_pages(
+        self,
+        gfp: int = GFP_KERNEL,
+        order: int = 0,
+        zone: Zone | None = None,
+        mt: int = MIGRATE_MOVABLE,
+        owner: str | None = None,
+    ) -> int | None:
+        return await alloc_pages(self, gfp, order, zone, mt, owner)
+
+    async def free_pages(self, pfn: int, order: int = 0) -> None:
+        await free_pages(self, pfn, order)
+
+    def add_page_cache(self, name: str = "pagecache") -> PageCache:
+        """A page cache that direct reclaim can shrink (reclaimable memory)."""
+        pc = PageCache(name)
+        self.shrinkers.append(pc)
+        return pc
+
+    async def alloc_percpu_gfp(self, size: int, gfp: int) -> PercpuArea | None:
+        return await self.percpu.alloc_percpu_gfp(size, gfp)
+
+    def free_percpu(self, area: PercpuArea) -> None:
+        self.percpu.free_percpu(area)
+
+    def audit(self) -> list[PageError]:
+        """The full page-conservation audit (every page in exactly one place)."""
+        return self.pagemap.audit(self.zones, self.all_pcps())
+
+    # ------------------------------------------------------------------ PCP drains
+
+    async def drain_pages_zone(self, cpu: int, zone: Zone) -> None:
+        await drain_pages_zone(self, cpu, zone)
+
+    async def drain_pages(self, cpu: int) -> None:
+        await drain_pages(self, cpu)
+
+    async def drain_local_pages(self, zone: Zone | None = None) -> None:
+        await drain_local_pages(self, zone)
+
+    async def free_pcppages_bulk(self, zone: Zone, count: int, pcp: PerCpuPages) -> int:
+        return await free_pcppages_bulk(self, zone, count, pcp)
+
+    def pcp_snapshot(self, zone: Zone | None) -> dict[int, tuple[int, int]]:
+        """Pages now on online CPUs' PCP lists (of ``zone``, or all): pfn -> (cpu, link seq)."""
+        out: dict[int, tuple[int, int]] = {}
+        seq = self.pagemap.link_seq
+        for z in self.zones if zone is None else [zone]:
+            for p in z.pcp:
+                if not self.cpu_online(p.cpu):
+                    continue
+                for lst in p.lists:
+                    for pfn in lst:
+                        out[pfn] = (p.cpu, seq.get(pfn, -1))
+        return out
+
+    async def drain_all_pages(
+        self, zone: Zone | None = None, *, force_all_cpus: bool = False
+    ) -> None:
+        """``drain_all_pages(zone)`` (``__drain_all_pages(zone, force_all_cpus)`` since 5.11)
+        through the installed design, recorded as a :class:`DrainCall`."""
+        e = self.engine
+        a = e.current
+        t = task_of(a)
+        call = DrainCall(
+            len(self.drain_calls) + 1,
+            a.name,
+            a.cpu,
+            zone.name if zone else None,
+            force_all_cpus,
+            e.now,
+            e.step,
+            online_at_start=tuple(self.online_cpus()),
+        )
+        self.drain_calls.append(call)
+        self._active_calls.append(call)
+        prev = t.drain_call
+        t.drain_call = call
+        for fn in self.sensors.drain_begin:
+            fn(call)
+        await e.point("drain_all_pages", call=call.id, zone=call.zone, force=force_all_cpus)
+        if self.drain_design is not None:
+            await self.drain_design(self, zone, force_all_cpus)
+        call.end_ns = e.now
+        call.end_step = e.step
+        t.drain_call = prev
+        self._active_calls.remove(call)
+        e.emit("drain_all_pages_done", call=call.id, latency_ns=call.latency_ns)
+        for fn in self.sensors.drain_end:
+            fn(call)
+
+    def drain_calls_active(self) -> list[DrainCall]:
+        return list(self._active_calls)
+
+    def disturbance_changed(self) -> None:
+        if self.sensors.disturbance:
+            n = self.drain_ipis_pending + self.drain_works_active
+            for fn in self.sensors.disturbance:
+                fn(n)
+
+    # ------------------------------------------------------------------ IPIs
+
+    async def on_each_cpu_mask(
+        self,
+        mask: Iterable[int],
+        fn: Callable[[Any], Awaitable[None]],
+        info: Any = None,
+        wait: bool = True,
+    ) -> None:
+        await on_each_cpu_mask(self, mask, fn, info, wait)
+
+    # ------------------------------------------------------------------ workqueues
+
+    @property
+    def system_wq(self) -> Workqueue:
+        assert self.wq.system_wq is not None, "workqueues are not initialised (boot first)"
+        return self.wq.system_wq
+
+    @property
+    def mm_percpu_wq(self) -> Workqueue | None:
+        """``mm_percpu_wq``; None before it is created (E7's WARN_ON_ONCE case)."""
+        return self.wq.mm_percpu_wq
+
+    def alloc_workqueue(self, name: str, flags: int, max_active: int = 0) -> Workqueue:
+        return self.wq.alloc_workqueue(name, flags, max_active)
+
+    async def queue_work_on(self, cpu: int, wq: Workqueue, work: WorkStruct) -> bool:
+        return await queue_work_on(self, cpu, wq, work)
+
+    async def schedule_work_on(self, cpu: int, work: WorkStruct) -> bool:
+        """``schedule_work_on`` = ``queue_work_on(cpu, system_wq, work)``."""
+        return await queue_work_on(self, cpu, self.system_wq, work)
+
+    async def queue_work(self, wq: Workqueue, work: WorkStruct) -> bool:
+        """``queue_work``: on the current CPU."""
+        return await queue_work_on(self, self.engine.smp_processor_id(), wq, work)
+
+    async def flush_work(self, work: WorkStruct) -> bool:
+        return await flush_work(self, work)
+
+    async def schedule_on_each_cpu(self, func: Callable[[WorkStruct], Awaitable[None]]) -> int:
+        """``schedule_on_each_cpu``: percpu works, hotplug read lock, queue on every online
+        CPU via system_wq, flush each.  Returns 0, or -12 (-ENOMEM)."""
+        area = await self.alloc_percpu_gfp(1, GFP_KERNEL)
+        if area is None:
+            return -12
+        await self.get_online_cpus()
+        works = {
+            c: WorkStruct(func, getattr(func, "__name__", "work"), f"each_cpu[{c}]")
+            for c in self.online_cpus()
+        }
+        for c, w in works.items():
+            await self.queue_work_on(c, self.system_wq, w)
+        for w in works.values():
+            await self.flush_work(w)
+        await self.put_online_cpus()
+        self.free_percpu(area)
+        return 0
+
+    # ------------------------------------------------------------------ hotplug
+
+    async def get_online_cpus(self) -> None:
+        await self.hotplug.get_online_cpus()
+
+    async def put_online_cpus(self) -> None:
+        await self.hotplug.put_online_cpus()
+
+    async def cpu_down(self, cpu: int) -> bool:
+        return await self.hotplug.cpu_down(cpu)
+
+    async def cpu_up(self, cpu: int) -> bool:
+        return await self.hotplug.cpu_up(cpu)
+
+    async def _wq_offline(self, cpu: int) -> None:
+        await self.wq.offline_cpu(cpu)
+
+    async def _wq_online(self, cpu: int) -> None:
+        await self.wq.online_cpu(cpu)
+
+    async def _percpu_prepare(self, cpu: int) -> bool:
+        """A PREPARE step that sets up per-CPU areas for the new CPU with GFP_KERNEL percpu
+        memory — under the hotplug write lock, so it needs ``pcpu_alloc_mutex`` while holding
+        ``cpu_hotplug_lock`` (the H6 chain of Dmitry Vyukov's 2017 report)."""
+        area = await self.alloc_percpu_gfp(1, GFP_KERNEL)
+        if area is None:
+            return False
+        self.free_percpu(area)
+        return True
+
+    async def _page_alloc_cpu_dead(self, cpu: int) -> None:
+        """``page_alloc_cpu_dead``: drain the dead CPU's PCPs (allowed: it is offline)."""
+        await drain_pages(self, cpu)
+
+    # ------------------------------------------------------------------ statistics
+
+    def statistics(self) -> MachineStatistics:
+        return MachineStatistics(
+            tuple(z.statistics() for z in self.zones),
+            tuple(p.statistics() for p in self.all_pcps()),
+            IpiStatistics(self.ipi_sent, self.ipi_handled, self.ipi_calls),
+            self.wq.statistics(),
+            self.percpu.statistics(),
+            self.hotplug.statistics(),
+            len(self.drain_calls),
+        )
+
+
+def _aligned(pages: int) -> int:
+    """Zones start on max-order boundaries: a zone occupies its size rounded up."""
+    block = 1 << 10
+    return (pages + block - 1) // block * block

@@ -1,0 +1,211 @@
+"""Where every page is: the page-conservation sensor.
+
+Each page frame (PFN) is in exactly one place: free in its zone's buddy, on one CPU's PCP list,
+or allocated to one owner.  Every move between places goes through :class:`PageMap`, which
+checks in O(1) that the page really was where the mover believes it was.  A mismatch is not
+an exception in the model — it is what happens in the kernel when a race corrupts a list (a
+page handed out that a drain already gave back to the buddy, a page freed twice) — so it is
+reported to the listeners (the ``page-conservation`` oracle) and the model carries on.
+
+:meth:`PageMap.audit` is the full check on demand: it walks the buddy blocks, every PCP list
+and the owners, and verifies that each page of the machine appears exactly once and that every
+PCP's ``count`` matches its lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from ._pcp import PerCpuPages
+    from ._zone import Zone
+
+__all__ = ["ALLOC", "BUDDY", "PCP", "PageError", "PageMap"]
+
+BUDDY = 0
+PCP = 1
+ALLOC = 2
+_WHERE = {BUDDY: "free in the buddy", PCP: "on a PCP list", ALLOC: "allocated"}
+
+
+@attrs.frozen
+class PageError:
+    """A page was not where a move expected it: a lost, duplicated or corrupted page."""
+
+    kind: str  # "double-place", "count-mismatch", "stale-list-entry", "audit"
+    message: str
+    pfn: int | None = None
+    details: dict[str, Any] = attrs.field(factory=dict, eq=False)
+
+
+class PageMap:
+    """Location of every page of a machine, with O(1) checked moves."""
+
+    def __init__(self, total_pages: int) -> None:
+        self.state = bytearray(total_pages)  # all BUDDY at boot
+        self.pcp_cpu: dict[int, int] = {}
+        self.owner: dict[int, str] = {}
+        self.mt: dict[int, int] = {}
+        #: Sequence number of the link that put a PCP page where it is (residency identity).
+        self.link_seq: dict[int, int] = {}
+        self._seq = 0
+        self.counts = [total_pages, 0, 0]  # BUDDY, PCP, ALLOC
+        self.listeners: list[Callable[[PageError], None]] = []
+        self.errors = 0
+
+    # ---------------------------------------------------------------- reporting
+
+    def report(self, err: PageError) -> None:
+        self.errors += 1
+        for fn in self.listeners:
+            fn(err)
+
+    def where(self, pfn: int) -> str:
+        s = self.state[pfn]
+        if s == PCP:
+            return f"on cpu{self.pcp_cpu.get(pfn)}'s PCP list"
+        if s == ALLOC:
+            return f"allocated to {self.owner.get(pfn)}"
+        return _WHERE[s]
+
+    def _expect(self, pfn: int, want: int, cpu: int | None, action: str) -> bool:
+        s = self.state[pfn]
+        ok = s == want and (cpu is None or s != PCP or self.pcp_cpu.get(pfn) == cpu)
+        if not ok:
+            exp = _WHERE[want] if want != PCP else f"on cpu{cpu}'s PCP list"
+            self.report(
+                PageError(
+                    "double-place",
+                    f"page {pfn} {action}: expected it {exp}, but it is {self.where(pfn)}",
+                    pfn,
+                    {"expected": exp, "found": self.where(pfn), "action": action},
+                )
+            )
+        return ok
+
+    def _set(self, pfn: int, new: int) -> None:
+        c = self.counts
+        c[self.state[pfn]] -= 1
+        c[new] += 1
+        self.state[pfn] = new
+
+    # ---------------------------------------------------------------- moves
+
+    def buddy_to_pcp(self, pfn: int, cpu: int) -> None:
+        self._expect(pfn, BUDDY, None, f"refilled onto cpu{cpu}'s PCP")
+        self._link(pfn, cpu)
+
+    def alloc_to_pcp(self, pfn: int, cpu: int) -> None:
+        self._expect(pfn, ALLOC, None, f"freed onto cpu{cpu}'s PCP")
+        self.owner.pop(pfn, None)
+        self._link(pfn, cpu)
+
+    def _link(self, pfn: int, cpu: int) -> None:
+        self._set(pfn, PCP)
+        self.pcp_cpu[pfn] = cpu
+        self._seq += 1
+        self.link_seq[pfn] = self._seq
+
+    def pcp_to_alloc(self, pfn: int, cpu: int, owner: str) -> None:
+        self._expect(pfn, PCP, cpu, f"allocated from cpu{cpu}'s PCP")
+        self.pcp_cpu.pop(pfn, None)
+        self.link_seq.pop(pfn, None)
+        self._set(pfn, ALLOC)
+        self.owner[pfn] = owner
+
+    def pcp_to_buddy(self, pfn: int, cpu: int) -> None:
+        self._expect(pfn, PCP, cpu, f"freed from cpu{cpu}'s PCP to the buddy")
+        self.pcp_cpu.pop(pfn, None)
+        self.link_seq.pop(pfn, None)
+        self._set(pfn, BUDDY)
+
+    def buddy_to_alloc(self, pfn: int, owner: str) -> None:
+        self._expect(pfn, BUDDY, None, "allocated from the buddy")
+        self._set(pfn, ALLOC)
+        self.owner[pfn] = owner
+
+    def alloc_to_buddy(self, pfn: int) -> None:
+        self._expect(pfn, ALLOC, None, "freed to the buddy")
+        self.owner.pop(pfn, None)
+        self._set(pfn, BUDDY)
+
+    def give(self, pfn: int, owner: str) -> None:
+        """Change the owner of an allocated page (e.g. the page cache takes it)."""
+        if self._expect(pfn, ALLOC, None, f"handed to {owner}"):
+            self.owner[pfn] = owner
+
+    # ---------------------------------------------------------------- audit
+
+    def audit(self, zones: list[Zone], pcps: list[PerCpuPages]) -> list[PageError]:
+        """Check every page of the machine is in exactly one place; counts match lists."""
+        errs: list[PageError] = []
+        seen: dict[int, str] = {}
+
+        def place(pfn: int, where: str) -> None:
+            prev = seen.get(pfn)
+            if prev is not None:
+                errs.append(PageError("audit", f"page {pfn} is both {prev} and {where}", pfn, {}))
+            else:
+                seen[pfn] = where
+
+        for z in zones:
+            for head, order in z.free_blocks():
+                for pfn in range(head, head + (1 << order)):
+                    place(pfn, f"free in {z.name}'s buddy")
+                    if self.state[pfn] != BUDDY:
+                        errs.append(
+                            PageError(
+                                "audit",
+                                f"page {pfn} is in {z.name}'s buddy but recorded as "
+                                f"{self.where(pfn)}",
+                                pfn,
+                            )
+                        )
+        for p in pcps:
+            total = 0
+            for mt, lst in enumerate(p.lists):
+                for pfn in lst:
+                    total += 1
+                    place(pfn, f"on cpu{p.cpu}'s {p.zone.name} PCP list {mt}")
+                    if self.state[pfn] != PCP or self.pcp_cpu.get(pfn) != p.cpu:
+                        errs.append(
+                            PageError(
+                                "audit",
+                                f"page {pfn} is on cpu{p.cpu}'s PCP list but recorded as "
+                                f"{self.where(pfn)}",
+                                pfn,
+                            )
+                        )
+            if total != p.count:
+                errs.append(
+                    PageError(
+                        "count-mismatch",
+                        f"cpu{p.cpu}'s {p.zone.name} PCP count is {p.count} but its lists "
+                        f"hold {total} pages",
+                        None,
+                        {"cpu": p.cpu, "zone": p.zone.name, "count": p.count, "listed": total},
+                    )
+                )
+        for pfn, owner in self.owner.items():
+            place(pfn, f"allocated to {owner}")
+            if self.state[pfn] != ALLOC:
+                errs.append(
+                    PageError(
+                        "audit", f"page {pfn} has owner {owner} but is {self.where(pfn)}", pfn
+                    )
+                )
+        total_pages = len(self.state)
+        if len(seen) != total_pages:
+            missing = [pfn for pfn in range(total_pages) if pfn not in seen][:8]
+            errs.append(
+                PageError(
+                    "audit",
+                    f"{total_pages - len(seen)} page(s) are nowhere (lost), e.g. {missing}",
+                    missing[0] if missing else None,
+                    {"lost": missing},
+                )
+            )
+        return errs

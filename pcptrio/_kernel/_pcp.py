@@ -1,0 +1,473 @@
+"""Per-CPU page lists: the order-0 fast paths, bulk refill and spill, and the drain primitives.
+
+Transcribed from v4.10 ``buffered_rmqueue`` / ``free_hot_cold_page`` / ``rmqueue_bulk`` /
+``free_pcppages_bulk`` / ``drain_pages_zone``, and from v6.0 ``rmqueue_pcplist`` /
+``free_unref_page`` for the spinlock era.  The protection around each PCP access depends on the
+machine's era (:class:`~pcptrio._kernel._gfp.Protection`):
+
+=========  ======================================  =========================================
+era        fast path (alloc and free)              drain_pages_zone(cpu, zone)
+=========  ======================================  =========================================
+irq        local_irq_save … restore                 local_irq_save; valid for this CPU or a
+preempt    preempt_disable … enable (E4)            dead one (v4.x contract)
+spinlock   pcp->lock trylock (IRQs off); on         spin_lock(pcp->lock): any CPU may drain
+           failure fall back to the buddy (6.0)     any PCP
+=========  ======================================  =========================================
+
+The multi-step list operations contain scheduling points exactly where the kernel could be
+interrupted when its protection is broken, so a race really breaks the list:
+
+::
+
+    alloc (cpu1, preempt era)            IPI drain on cpu1
+    ─────────────────────────            ─────────────────
+    page = list head
+    ──── point "pcp_alloc" ────────────▶ free_pcppages_bulk: page goes back to the buddy
+                                          count = 0
+    list_del(page)        (stale entry)
+    count -= 1            (count = -1)
+    hand page out         (page is both free and allocated: page-conservation)
+
+    free (cpu2)                          drainer building its mask
+    ───────────                          ─────────────────────────
+    list_add(page)
+    ──── point "pcp_free" ─────────────▶ reads cpu2's count: 0, skips cpu2 (H4)
+    count += 1
+
+Every PCP access is bracketed by :meth:`PerCpuPages.enter` / :meth:`PerCpuPages.exit`: the
+``pcp-exclusive`` sensor that fires when a second actor enters a PCP someone is inside.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .._core import Actor, Engine, SpinLock
+from ._gfp import MIGRATE_PCPTYPES, Protection
+from ._pagemap import PageError
+from ._task import task_of
+
+if TYPE_CHECKING:
+    from ._machine import Machine
+    from ._sensors import Sensors
+    from ._zone import Zone
+
+__all__ = [
+    "PcpStatistics",
+    "PerCpuPages",
+    "drain_local_pages",
+    "drain_pages",
+    "drain_pages_zone",
+    "drain_pages_zone_locked",
+    "free_pcp_page",
+    "free_pcppages_bulk",
+    "rmqueue_bulk",
+    "rmqueue_pcplist",
+]
+
+SPINLOCK = Protection.SPINLOCK
+IRQ = Protection.IRQ
+
+
+@attrs.frozen
+class PcpStatistics:
+    cpu: int
+    zone: str
+    count: int
+    high: int
+    batch: int
+    allocs: int
+    frees: int
+    refills: int
+    spills: int
+    drained: int
+    overlaps: int
+
+
+class PerCpuPages:
+    """``struct per_cpu_pages`` of one CPU for one zone."""
+
+    def __init__(
+        self, engine: Engine, cpu: int, zone: Zone, high: int, batch: int, sensors: Sensors
+    ) -> None:
+        self.cpu = cpu
+        self.zone = zone
+        # Invariant: outside every PCP critical section, count == sum(len(l) for l in lists).
+        self.count = 0
+        self.high = high
+        self.batch = batch
+        self.lists: list[deque[int]] = [deque() for _ in range(MIGRATE_PCPTYPES)]
+        #: ``pcp->lock`` (used in the spinlock era only).
+        self.lock = SpinLock(engine, f"cpu{cpu}.{zone.name}.pcp->lock")
+        self._sensors = sensors
+        self._inside: dict[Actor, int] = {}
+        self.allocs = self.frees = self.refills = self.spills = self.drained = 0
+        self.overlaps = 0
+
+    def __repr__(self) -> str:
+        return f"<pcp cpu{self.cpu} {self.zone.name} count={self.count}>"
+
+    @property
+    def listed(self) -> int:
+        return sum(len(lst) for lst in self.lists)
+
+    @property
+    def inside(self) -> list[Actor]:
+        """Actors inside this PCP's critical section right now."""
+        return list(self._inside)
+
+    def enter(self, a: Actor) -> None:
+        """``a`` starts touching this PCP's lists."""
+        inside = self._inside
+        depth = inside.get(a)
+        if depth is not None:
+            inside[a] = depth + 1
+            return
+        if inside:
+            self.overlaps += 1
+            first = next(iter(inside))
+            for fn in self._sensors.pcp_overlap:
+                fn(self, first, a)
+        inside[a] = 1
+
+    def exit(self, a: Actor) -> None:
+        inside = self._inside
+        depth = inside.get(a, 0)
+        if depth <= 1:
+            inside.pop(a, None)
+        else:
+            inside[a] = depth - 1
+
+    def statistics(self) -> PcpStatistics:
+        return PcpStatistics(
+            self.cpu,
+            self.zone.name,
+            self.count,
+            self.high,
+            self.batch,
+            self.allocs,
+            self.frees,
+            self.refills,
+            self.spills,
+            self.drained,
+            self.overlaps,
+        )
+
+
+# ------------------------------------------------------------------------- buddy <-> PCP
+
+
+async def _zone_lock(m: Machine, zone: Zone) -> int | None:
+    """``zone->lock`` for the bulk moves.  With IRQs off around PCP access (irq era, and
+    under ``pcp->lock`` in the spinlock era) a plain ``spin_lock``; in the preempt era E4
+    (``374ad05ab64d``) had to take it IRQ-safe, since IRQ-context allocations (which bypass
+    the PCP) take ``zone->lock`` too — a plain lock there is an AA deadlock with an interrupt."""
+    if m.protection is Protection.PREEMPT:
+        return await zone.lock.lock_irqsave()
+    await zone.lock.lock()
+    return None
+
+
+async def _zone_unlock(m: Machine, zone: Zone, flags: int | None) -> None:
+    if flags is None:
+        await zone.lock.unlock()
+    else:
+        await zone.lock.unlock_irqrestore(flags)
+
+
+async def rmqueue_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPages, mt: int) -> int:
+    """``rmqueue_bulk()``: move up to ``count`` order-0 pages from the buddy onto
+    ``pcp.lists[mt]`` under one ``zone->lock`` hold; returns how many.  The caller adds them
+    to ``pcp->count`` afterwards (the H4/H16 window)."""
+    e = m.engine
+    lst = pcp.lists[mt]
+    pagemap = m.pagemap
+    flags = await _zone_lock(m, zone)
+    alloced = 0
+    for _ in range(count):
+        pfn = zone.rmqueue_smallest(0)
+        if pfn is None:
+            break
+        pagemap.buddy_to_pcp(pfn, pcp.cpu)
+        pagemap.mt[pfn] = mt
+        lst.append(pfn)  # physical order: list_add after the previous page
+        alloced += 1
+    if alloced:
+        pcp.refills += 1
+        await e.spend(alloced * m.costs.bulk_page_ns)
+    await _zone_unlock(m, zone, flags)
+    return alloced
+
+
+async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPages) -> int:
+    """``free_pcppages_bulk()``: return ``count`` pages from ``pcp`` to the buddy under one
+    ``zone->lock`` hold, round-robin over the lists, coldest (tail) first.
+
+    Before 6.0 the caller adjusts ``pcp->count``; in the spinlock era (6.0+) this function
+    decrements it per page.  Pages freed are attributed to the current drain call, if any.
+    """
+    e = m.engine
+    a = e.current
+    pagemap = m.pagemap
+    dec = m.protection is SPINLOCK
+    pcp.enter(a)
+    flags = await _zone_lock(m, zone)
+    migratetype = 0
+    batch_free = 0
+    freed = 0
+    while count > 0:
+        tries = 0
+        lst = pcp.lists[0]
+        while True:
+            batch_free += 1
+            migratetype = (migratetype + 1) % MIGRATE_PCPTYPES
+            lst = pcp.lists[migratetype]
+            if lst:
+                break
+            tries += 1
+            if tries == MIGRATE_PCPTYPES:
+                break
+        if not lst:
+            # The kernel would spin here forever with zone->lock held: count says pages
+            # remain, the lists are empty.  That is a corrupted PCP; report and stop.
+            pagemap.report(
+                PageError(
+                    "count-mismatch",
+                    f"cpu{pcp.cpu}'s {zone.name} PCP lists are empty while {count} more "
+                    f"pages were to be freed (count={pcp.count})",
+                    None,
+                    {"cpu": pcp.cpu, "zone": zone.name, "count": pcp.count, "missing": count},
+                )
+            )
+            break
+        if batch_free == MIGRATE_PCPTYPES:  # the only non-empty list: free them all
+            batch_free = count
+        while True:
+            pfn = lst.pop()
+            pagemap.pcp_to_buddy(pfn, pcp.cpu)
+            zone.free_one_page(pfn, 0)
+            freed += 1
+            if dec:
+                pcp.count -= 1
+            count -= 1
+            batch_free -= 1
+            if not (count > 0 and batch_free > 0 and lst):
+                break
+        await e.point("pcp_bulk_free", target=pcp.cpu, zone=zone.name, freed=freed)
+    if freed:
+        await e.spend(freed * m.costs.bulk_page_ns)
+        call = task_of(a).drain_call
+        if call is not None:
+            call.pages[pcp.cpu] = call.pages.get(pcp.cpu, 0) + freed
+    await _zone_unlock(m, zone, flags)
+    pcp.exit(a)
+    return freed
+
+
+# ------------------------------------------------------------------------- fast paths
+
+
+async def _take(m: Machine, zone: Zone, pcp: PerCpuPages, mt: int, owner: str) -> int | None:
+    """The body of the order-0 allocation from ``pcp`` (protection already held)."""
+    e = m.engine
+    a = e.current
+    pcp.enter(a)
+    lst = pcp.lists[mt]
+    if not lst:
+        n = await rmqueue_bulk(m, zone, pcp.batch, pcp, mt)
+        pcp.count += n
+        if not lst:
+            pcp.exit(a)
+            return None
+    pfn = lst[0]
+    await e.point("pcp_alloc", target=pcp.cpu, zone=zone.name, pfn=pfn)
+    if lst and lst[0] == pfn:
+        lst.popleft()
+    elif pfn in lst:
+        lst.remove(pfn)  # somebody rearranged the list under us: a stale list_del
+    pcp.count -= 1
+    pcp.allocs += 1
+    m.pagemap.pcp_to_alloc(pfn, pcp.cpu, owner)
+    _check_count(m, pcp)
+    pcp.exit(a)
+    return pfn
+
+
+def _check_count(m: Machine, pcp: PerCpuPages) -> None:
+    """At the end of an access by the only actor inside, count must match the lists."""
+    if len(pcp._inside) == 1 and pcp.count != pcp.listed:
+        m.pagemap.report(
+            PageError(
+                "count-mismatch",
+                f"cpu{pcp.cpu}'s {pcp.zone.name} PCP count is {pcp.count} but its lists hold "
+                f"{pcp.listed} pages",
+                None,
+                {"cpu": pcp.cpu, "zone": pcp.zone.name, "count": pcp.count, "listed": pcp.listed},
+            )
+        )
+
+
+async def rmqueue_pcplist(m: Machine, zone: Zone, mt: int, owner: str) -> int | None:
+    """Order-0 allocation from this CPU's PCP (``buffered_rmqueue`` / ``rmqueue_pcplist``).
+
+    Returns a PFN, or None if the PCP could not be refilled — or, in the spinlock era, if
+    ``pcp->lock`` was busy (the caller then falls back to the buddy, as 6.0 does).
+    """
+    e = m.engine
+    era = m.protection
+    if era is SPINLOCK:
+        e.preempt_disable()  # pcpu_task_pin()
+        pcp = zone.pcp[e.smp_processor_id()]
+        flags = e.local_irq_save()
+        if not await pcp.lock.trylock():
+            e.local_irq_restore(flags)
+            e.preempt_enable()
+            m.count("pcp_trylock_fail")
+            return None
+        pfn = await _take(m, zone, pcp, mt, owner)
+        await pcp.lock.unlock_irqrestore(flags)
+        e.preempt_enable()  # pcpu_task_unpin()
+        return pfn
+    if era is IRQ:
+        flags = e.local_irq_save()
+        pfn = await _take(m, zone, zone.pcp[e.smp_processor_id()], mt, owner)
+        e.local_irq_restore(flags)
+    else:
+        e.preempt_disable()
+        pfn = await _take(m, zone, zone.pcp[e.smp_processor_id()], mt, owner)
+        e.preempt_enable()
+    return pfn
+
+
+async def _commit_free(m: Machine, zone: Zone, pcp: PerCpuPages, pfn: int, cold: bool) -> None:
+    """Link a freed page onto ``pcp`` and spill a batch at ``high`` (protection held)."""
+    e = m.engine
+    a = e.current
+    pcp.enter(a)
+    m.pagemap.alloc_to_pcp(pfn, pcp.cpu)
+    lst = pcp.lists[m.pagemap.mt.get(pfn, 1)]
+    if cold:
+        lst.append(pfn)
+    else:
+        lst.appendleft(pfn)
+    await e.point("pcp_free", target=pcp.cpu, zone=zone.name, pfn=pfn)
+    pcp.count += 1
+    pcp.frees += 1
+    if pcp.count >= pcp.high:
+        batch = pcp.batch
+        pcp.spills += 1
+        await free_pcppages_bulk(m, zone, batch, pcp)
+        if m.protection is not SPINLOCK:
+            pcp.count -= batch
+    _check_count(m, pcp)
+    pcp.exit(a)
+
+
+async def free_pcp_page(m: Machine, pfn: int, cold: bool = False) -> None:
+    """Order-0 free into this CPU's PCP (``free_hot_cold_page`` / ``free_unref_page``)."""
+    e = m.engine
+    zone = m.zone_of(pfn)
+    era = m.protection
+    if era is SPINLOCK:
+        e.preempt_disable()
+        pcp = zone.pcp[e.smp_processor_id()]
+        flags = e.local_irq_save()
+        if await pcp.lock.trylock():
+            await _commit_free(m, zone, pcp, pfn, cold)
+            await pcp.lock.unlock_irqrestore(flags)
+            e.preempt_enable()
+            return
+        e.local_irq_restore(flags)
+        e.preempt_enable()
+        m.count("pcp_trylock_fail")
+        await free_one_page(m, zone, pfn, 0)
+        return
+    if era is IRQ:
+        flags = e.local_irq_save()
+        await _commit_free(m, zone, zone.pcp[e.smp_processor_id()], pfn, cold)
+        e.local_irq_restore(flags)
+    else:
+        e.preempt_disable()
+        await _commit_free(m, zone, zone.pcp[e.smp_processor_id()], pfn, cold)
+        e.preempt_enable()
+
+
+async def free_one_page(m: Machine, zone: Zone, pfn: int, order: int) -> None:
+    """``free_one_page()``: straight to the buddy under ``zone->lock``."""
+    flags = await zone.lock.lock_irqsave()
+    for p in range(pfn, pfn + (1 << order)):
+        m.pagemap.alloc_to_buddy(p)
+    zone.free_one_page(pfn, order)
+    await zone.lock.unlock_irqrestore(flags)
+
+
+async def rmqueue_buddy(m: Machine, zone: Zone, order: int, mt: int, owner: str) -> int | None:
+    """Allocation straight from the buddy under ``zone->lock`` (order > 0, or the 6.0
+    fallback when the PCP lock is busy)."""
+    flags = await zone.lock.lock_irqsave()
+    pfn = zone.rmqueue_smallest(order)
+    if pfn is not None:
+        for p in range(pfn, pfn + (1 << order)):
+            m.pagemap.buddy_to_alloc(p, owner)
+            m.pagemap.mt[p] = mt
+    await zone.lock.unlock_irqrestore(flags)
+    return pfn
+
+
+# ------------------------------------------------------------------------- drains
+
+
+async def drain_pages_zone(m: Machine, cpu: int, zone: Zone) -> None:
+    """``drain_pages_zone(cpu, zone)``: free every page of ``cpu``'s PCP for ``zone``.
+
+    v4.x form (irq and preempt eras): local IRQs off; ``cpu`` must be the current CPU or a
+    dead one.  In the spinlock era this is the lock-then-read form of 6.11
+    (:func:`drain_pages_zone_locked`); designs that model another kernel's version (6.0's
+    unlocked count check, 6.10's chunks) write their own from :func:`free_pcppages_bulk`.
+    """
+    if m.protection is SPINLOCK:
+        await drain_pages_zone_locked(m, cpu, zone)
+        return
+    e = m.engine
+    flags = e.local_irq_save()
+    pcp = zone.pcp[cpu]
+    count = pcp.count
+    if count:
+        pcp.drained += 1
+        await free_pcppages_bulk(m, zone, count, pcp)
+        pcp.count = 0
+    e.local_irq_restore(flags)
+
+
+async def drain_pages_zone_locked(m: Machine, cpu: int, zone: Zone) -> None:
+    """Spinlock-era drain of any CPU's PCP: take ``pcp->lock``, then read ``count``."""
+    pcp = zone.pcp[cpu]
+    flags = await pcp.lock.lock_irqsave()
+    if pcp.count:
+        pcp.drained += 1
+        await free_pcppages_bulk(m, zone, pcp.count, pcp)
+    await pcp.lock.unlock_irqrestore(flags)
+
+
+async def drain_pages(m: Machine, cpu: int) -> None:
+    """``drain_pages(cpu)``: :func:`drain_pages_zone` for every populated zone."""
+    for zone in m.zones:
+        await drain_pages_zone(m, cpu, zone)
+
+
+async def drain_local_pages(m: Machine, zone: Zone | None = None) -> None:
+    """``drain_local_pages(zone)``: drain the CPU this runs on (``smp_processor_id()``).
+
+    The CPU is read *before* the drain disables IRQs: a preemptible, unbound caller can be
+    migrated at the point in between and then drains the CPU it read, from another one.
+    """
+    e = m.engine
+    cpu = e.smp_processor_id()
+    await e.point("drain_local_pages", target=cpu, zone=zone.name if zone else None)
+    if zone is not None:
+        await drain_pages_zone(m, cpu, zone)
+    else:
+        await drain_pages(m, cpu)

@@ -1,0 +1,41 @@
+"""Sensors: what the machine tells its observers (the oracles of L2, the metrics, reports).
+
+L1 knows nothing about oracles.  It calls these hooks at the moments that matter; an oracle
+subscribes to the ones it judges.  Every hook is a plain list of callbacks, empty by default,
+so an unobserved machine pays one truth test per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._core import Actor
+    from ._drainstats import DrainCall
+    from ._pcp import PerCpuPages
+
+__all__ = ["Sensors"]
+
+
+class Sensors:
+    """Callback lists, one per kind of event."""
+
+    def __init__(self) -> None:
+        #: (pcp, actor already inside, actor entering): two actors inside one PCP at once.
+        self.pcp_overlap: list[Callable[[PerCpuPages, Actor, Actor], None]] = []
+        #: A drain_all_pages() call begins / returns.
+        self.drain_begin: list[Callable[[DrainCall], None]] = []
+        self.drain_end: list[Callable[[DrainCall], None]] = []
+        #: The number of drain IPIs pending + drain works queued or running changed.
+        self.disturbance: list[Callable[[int], None]] = []
+        #: check_flush_dependency() warned (message, details).
+        self.flush_warning: list[Callable[[str, dict[str, Any]], None]] = []
+        #: The workqueue watchdog found a lockup (headline, dump, details).
+        self.wq_lockup: list[Callable[[str, str, dict[str, Any]], None]] = []
+        #: A WARN_ON_ONCE fired in model code (message).
+        self.warning: list[Callable[[str], None]] = []
+
+    def warn(self, message: str) -> None:
+        for fn in self.warning:
+            fn(message)
