@@ -180,6 +180,7 @@ class Engine:
         self._root: trio.Nursery | None = None
         self._runner: Any = None
         self._runner_parked = False
+        self._due: list[Timer] = []  # popped timers due now, not fired yet
         self._step_hooks: list[Callable[[], None]] = []
         self._time_hooks: list[Callable[[int], None]] = []
         self._finish_hooks: list[Callable[[], None]] = []
@@ -438,6 +439,25 @@ class Engine:
         if n == 0:
             raise ValueError(f"choose({label!r}) needs at least one option")
         return options[0] if n == 1 else options[self._decide(label, n, None)]
+
+    def need_resched(self) -> bool:
+        """Whether something may want the current actor's CPU: an interrupt pending there, or
+        any runnable actor waiting for a CPU.  (Conservative: a waiter bound elsewhere also
+        counts; the point it causes is harmless.)"""
+        a = self._cur
+        if a is None or a.cpu is None:
+            return False
+        return self._waiting > 0 or bool(self.cpus[a.cpu].pending_irqs)
+
+    async def preempt_point(self, event: str = "preempt_point") -> None:
+        """A scheduling point only if :meth:`need_resched`: what ``preempt_enable()`` and
+        ``local_irq_restore()`` do in the kernel (a pending IRQ or reschedule happens there)."""
+        if self._waiting or (
+            self._cur is not None
+            and self._cur.cpu is not None
+            and self.cpus[self._cur.cpu].pending_irqs
+        ):
+            await self.point(event)
 
     # CPU state of the current actor --------------------------------------------------
 
@@ -707,21 +727,29 @@ class Engine:
 
     def _advance_time(self) -> None:
         timers = self.timers
-        if not timers.has_hard:
-            self._finish_deadlock()
-            return
-        deadline = timers.next_deadline()
-        assert deadline is not None
-        if self.max_time_ns is not None and deadline > self.max_time_ns:
-            self.now = self.max_time_ns
-            self._finish_budget("time")
-            return
-        due = timers.pop_due(deadline)
+        due = self._due
+        if due:
+            due[:] = [t for t in due if t.pending]
+        if due:
+            deadline = due[0].deadline
+            if timers.next_deadline() == deadline:  # added since, due at the same instant
+                due.extend(timers.pop_due(deadline))
+        else:
+            if not timers.has_hard:
+                self._finish_deadlock()
+                return
+            nd = timers.next_deadline()
+            assert nd is not None
+            deadline = nd
+            if self.max_time_ns is not None and deadline > self.max_time_ns:
+                self.now = self.max_time_ns
+                self._finish_budget("time")
+                return
+            due.extend(timers.pop_due(deadline))
+        # Timers due at the same instant fire one at a time, in an order the scheduler picks;
+        # the others wait in ``_due`` (still pending, still counted by the heap).
         k = 0 if len(due) == 1 else self._decide("timer", len(due), None)
-        for i, t in enumerate(due):
-            if i != k:
-                timers.push_back(t)
-        t = due[k]
+        t = due.pop(k)
         if deadline > self.now:
             self.now = deadline
             for hook in self._time_hooks:

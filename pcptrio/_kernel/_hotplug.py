@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._core import ActorState, Completion, RWSemaphore
+from .._core import Actor, ActorState, Completion, RWSemaphore
 from ._task import task_of
 
 if TYPE_CHECKING:
@@ -60,12 +60,26 @@ class Hotplug:
         self.offlined = 0
         self.onlined = 0
         self.failed_up = 0
+        self._recursion: dict[Actor, int] = {}
 
     async def get_online_cpus(self) -> None:
-        """``get_online_cpus()`` / ``cpus_read_lock()``."""
+        """``get_online_cpus()`` / ``cpus_read_lock()``.
+
+        As in v4.10 (``cpu_hotplug.active_writer == current``), the task doing the hotplug
+        operation passes straight through: its own allocations may reach this.  (The percpu
+        rw-semaphore of 4.13+ dropped that recursion.)"""
+        a = self.m.engine.current
+        if self.lock.writer is a:
+            self._recursion[a] = self._recursion.get(a, 0) + 1
+            return
         await self.lock.down_read()
 
     async def put_online_cpus(self) -> None:
+        a = self.m.engine.current
+        n = self._recursion.get(a, 0)
+        if n:
+            self._recursion[a] = n - 1
+            return
         await self.lock.up_read()
 
     async def _run_on(self, cpu: int, phase: str, cbs: list[tuple[str, Callback]]) -> None:

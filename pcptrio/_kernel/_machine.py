@@ -143,6 +143,8 @@ class Machine:
         self.wq = Workqueues(self)
         self.shrinkers: list[Shrinker] = []
         self.drain_design: DrainDesignFn | None = None
+        #: Static state of the installed drain design (its masks, works, mutexes), by name.
+        self.design_state: dict[str, Any] = {}
         #: Probability of an injected allocation failure (``fail_page_alloc``).
         self.fail_page_alloc = 0.0
         self.ipi_sent = 0

@@ -298,14 +298,16 @@ async def _take(m: Machine, zone: Zone, pcp: PerCpuPages, mt: int, owner: str) -
 
 def _check_count(m: Machine, pcp: PerCpuPages) -> None:
     """At the end of an access by the only actor inside, count must match the lists."""
-    if len(pcp._inside) == 1 and pcp.count != pcp.listed:
+    lists = pcp.lists
+    listed = len(lists[0]) + len(lists[1]) + len(lists[2])
+    if pcp.count != listed and len(pcp._inside) == 1:
         m.pagemap.report(
             PageError(
                 "count-mismatch",
                 f"cpu{pcp.cpu}'s {pcp.zone.name} PCP count is {pcp.count} but its lists hold "
-                f"{pcp.listed} pages",
+                f"{listed} pages",
                 None,
-                {"cpu": pcp.cpu, "zone": pcp.zone.name, "count": pcp.count, "listed": pcp.listed},
+                {"cpu": pcp.cpu, "zone": pcp.zone.name, "count": pcp.count, "listed": listed},
             )
         )
 
@@ -330,8 +332,7 @@ async def rmqueue_pcplist(m: Machine, zone: Zone, mt: int, owner: str) -> int | 
         pfn = await _take(m, zone, pcp, mt, owner)
         await pcp.lock.unlock_irqrestore(flags)
         e.preempt_enable()  # pcpu_task_unpin()
-        return pfn
-    if era is IRQ:
+    elif era is IRQ:
         flags = e.local_irq_save()
         pfn = await _take(m, zone, zone.pcp[e.smp_processor_id()], mt, owner)
         e.local_irq_restore(flags)
@@ -339,6 +340,7 @@ async def rmqueue_pcplist(m: Machine, zone: Zone, mt: int, owner: str) -> int | 
         e.preempt_disable()
         pfn = await _take(m, zone, zone.pcp[e.smp_processor_id()], mt, owner)
         e.preempt_enable()
+    await e.preempt_point()
     return pfn
 
 
@@ -379,6 +381,7 @@ async def free_pcp_page(m: Machine, pfn: int, cold: bool = False) -> None:
             await _commit_free(m, zone, pcp, pfn, cold)
             await pcp.lock.unlock_irqrestore(flags)
             e.preempt_enable()
+            await e.preempt_point()
             return
         e.local_irq_restore(flags)
         e.preempt_enable()
@@ -393,6 +396,7 @@ async def free_pcp_page(m: Machine, pfn: int, cold: bool = False) -> None:
         e.preempt_disable()
         await _commit_free(m, zone, zone.pcp[e.smp_processor_id()], pfn, cold)
         e.preempt_enable()
+    await e.preempt_point()
 
 
 async def free_one_page(m: Machine, zone: Zone, pfn: int, order: int) -> None:
