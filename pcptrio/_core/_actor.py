@@ -64,6 +64,7 @@ class Actor:
     preempt_count: int = 0
     irq_disabled: int = 0
     waiting_on: Waitable | None = None
+    slept: bool = False
     wake_value: Any = None
     steps: int = 0
     # Opaque to the engine: L1 hangs its task_struct (flags, worker, ...) here.

@@ -239,6 +239,8 @@ class Engine:
             return
         n = len(cands)
         if n == 1:
+            if a.bound is None and not (a.preempt_count or a.irq_disabled):
+                self._maybe_migrate(a)  # alone, but it may still be moved to another CPU
             return
         # _pick(), inlined: this is the hottest path of the emulator.
         try:
@@ -334,7 +336,9 @@ class Engine:
         """
         return EngineNursery(self)
 
-    async def block(self, on: Waitable, event: str = "block", *, holds_cpu: bool = False) -> Any:
+    async def block(
+        self, on: Waitable, event: str = "block", *, holds_cpu: bool = False, **fields: Any
+    ) -> Any:
         """Park the current actor until :meth:`wake` is called for it; returns the wake value.
 
         ``holds_cpu``: the actor keeps its CPU while waiting (a spinning lock waiter, a
@@ -352,16 +356,18 @@ class Engine:
             )
         self.step += 1
         a.steps += 1
+        fields["on"] = on.wait_name
         if self._record:
-            self.trace.append((self.step, self.now, a.name, a.cpu, event, {"on": on.wait_name}))
+            self.trace.append((self.step, self.now, a.name, a.cpu, event, fields))
         if self._log is not None:
-            self._log.debug(
-                event, step=self.step, t_ns=self.now, actor=a.name, cpu=a.cpu, on=on.wait_name
-            )
+            self._log.debug(event, step=self.step, t_ns=self.now, actor=a.name, cpu=a.cpu, **fields)
         a.wake_value = None
         a.waiting_on = on
         self._set_blocked(a, holds_cpu)
-        if not holds_cpu and a.on_sleep is not None:
+        # Invariant: slept iff on_sleep ran for this wait (a busy or spinning wait is not a
+        # sleep, even if the actor is later preempted off its CPU).
+        a.slept = not holds_cpu
+        if a.slept and a.on_sleep is not None:
             a.on_sleep(a)
         if self._step_hooks:
             for hook in self._step_hooks:
@@ -381,7 +387,8 @@ class Engine:
         a.waiting_on = None
         a.wake_value = value
         a.state = RUNNABLE
-        held = a.holds_cpu
+        slept = a.slept
+        a.slept = False
         a.holds_cpu = False
         i = bisect.bisect_left(self._runnable_keys, a.seq)
         self._runnable.insert(i, a)
@@ -389,23 +396,26 @@ class Engine:
         if a.cpu is None and not a.interrupted:
             self._waiting += 1
         self._dirty = True
-        if not held and a.on_wake is not None:
+        if slept and a.on_wake is not None:
             a.on_wake(a)
         return True
 
     def _wake_quiet(self, a: Actor) -> None:
         self.wake(a)
 
-    async def spend(self, ns: int) -> None:
+    async def spend(self, ns: int, event: str = "spend", **fields: Any) -> None:
         """Be busy for ``ns`` of virtual time, keeping the CPU (not a sleep: workqueue
-        concurrency management still counts the actor as running)."""
+        concurrency management still counts the actor as running).  The step is recorded as
+        ``event`` with ``fields``; with ``ns <= 0`` a named event is a plain scheduling point."""
         if ns <= 0:
+            if event != "spend":
+                await self.point(event, **fields)
             return
         w = _Sleep(self.now + ns, True)
         a = self.current
         t = self.timers.add(w.until, f"busy:{a.name}", lambda: self._wake_quiet(a))
         try:
-            await self.block(w, "spend", holds_cpu=True)
+            await self.block(w, event, holds_cpu=True, **fields)
         finally:
             t.cancel()
 
@@ -848,10 +858,14 @@ class Engine:
             return
         opens = self._open_cpus()
         last = nxt.last_cpu
-        if last is not None and last in opens:
-            target = last
-        elif len(opens) == 1:
+        if len(opens) == 1:
             target = opens[0]
+        elif last is not None and last in opens:
+            # Back to its last CPU unless the load balancer moves it (a decision, like migrate).
+            others = [c for c in opens if c != last]
+            weights = [1.0 - MIGRATE_P] + [MIGRATE_P / len(others)] * len(others)
+            k = self._decide("place", len(opens), weights)
+            target = last if k == 0 else others[k - 1]
         else:
             target = opens[self._decide("place", len(opens), None)]
         self._occupy(nxt, target)

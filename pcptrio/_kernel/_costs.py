@@ -4,11 +4,12 @@ Defaults marked *measured* come from the sources quoted in the spec; those marke
 *estimate* are §5.3's suggested model parameters, not kernel facts.  Every cost is
 overridable per machine.
 
-Only coarse operations spend virtual time: bulk page moves under ``zone->lock``, IPI
-delivery, wake-ups, worker creation.  The order-0 fast path costs no virtual time by default
-(``pcp_op_ns`` is reported as CPU work but not spent): charging ~50 ns per page would make
-every workload step a timer event, so interleavings would follow the cost model instead of
-the scheduler, which is what explores them.
+The order-0 fast path spends ``pcp_op_ns`` *inside* its PCP critical section, between the
+list update and the count update: that interval is the window in which an unprotected
+interrupt (H1) or a migrated remote drainer (H5) finds a list half updated, and in which an
+unlocked ``count`` read misses a linked page (H4/H16).  With a zero-length section those races
+would need two actors to meet on the same virtual instant.  Actors that are runnable at the
+same instant are interleaved by the scheduler at every point.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ __all__ = ["Costs"]
 class Costs:
     """Named time costs (nanoseconds)."""
 
-    #: measured: order-0 alloc+free ≈ 53 ns (Jesper, page_bench 2017); per op, not spent.
-    pcp_op_ns: int = 50
+    #: measured: order-0 alloc+free ≈ 53 ns (Jesper, page_bench 2017): ~25 ns per op, spent
+    #: inside the PCP critical section.
+    pcp_op_ns: int = 25
     #: measured: ≈ 35–50 ns per page moved while holding zone->lock (Huang Ying 2023).
     bulk_page_ns: int = 40
     #: estimate: IPI delivery / round trip per target, 1–3 µs.

@@ -100,6 +100,9 @@ class Workqueues:
             for c in range(m.nr_cpus)
         ]
         self.unbound_pool = WorkerPool(e, 2 * m.nr_cpus, None, False)
+        # init_worker_pool(): POOL_DISASSOCIATED until bound to a CPU, which an unbound pool
+        # never is, so its workers are WORKER_UNBOUND and never concurrency-managed.
+        self.unbound_pool.flags |= POOL_DISASSOCIATED
         self.workqueues: list[Workqueue] = []
         self.system_wq: Workqueue | None = None
         self.system_highpri_wq: Workqueue | None = None

@@ -1,0 +1,191 @@
+"""One run: a scenario × a design × parameters × a scheduler → a result with its token.
+
+:class:`RunSpec` is everything but the scheduler; it turns into the replay token's spec (with
+the scenario by name, or whole when it came from a TOML file), so a token is self-contained.
+:func:`replay` rebuilds the run from a token and feeds back its decisions (strict by default:
+"replay drift at step N" if the code no longer takes the same decisions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import trio
+
+from .._check import attach_oracles
+from .._core import (
+    Decision,
+    Outcome,
+    ReplayScheduler,
+    RunResult,
+    Scheduler,
+    TokenError,
+    decode_token,
+    encode_token,
+)
+from .._drain import DrainDesign, install, resolve_design
+from .._kernel import Machine, Protection
+from .._scenarios import ScenarioDef, parse_scenario, resolve_scenario, run_actor
+from .._version import __version__
+
+__all__ = [
+    "RunSpec",
+    "make_run_spec",
+    "replay",
+    "replay_token",
+    "run_spec",
+    "run_spec_async",
+    "spec_from_token",
+    "token_of",
+]
+
+
+@attrs.frozen
+class RunSpec:
+    """Scenario, design, resolved parameters, era and oracle mode of a run."""
+
+    scenario: ScenarioDef
+    design: DrainDesign
+    params: dict[str, Any]
+    era: Protection
+    strict: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        scen: Any = self.scenario.name if self.scenario.builtin else {"def": self.scenario.data}
+        return {
+            "pcptrio": __version__,
+            "scenario": scen,
+            "design": self.design.name,
+            "params": dict(self.params),
+            "strict": self.strict,
+        }
+
+    @property
+    def label(self) -> str:
+        return f"{self.scenario.name} × {self.design.name}"
+
+
+def make_run_spec(
+    scenario: str | ScenarioDef,
+    design: str | DrainDesign,
+    params: dict[str, Any] | None = None,
+    *,
+    strict: bool = False,
+) -> RunSpec:
+    """Resolve names and parameters; raises NotApplicable when the era rules the pair out."""
+    s = resolve_scenario(scenario)
+    d = resolve_design(design)
+    p = s.resolve_params(params)
+    era = s.era_for(d.eras, p)
+    return RunSpec(s, d, p, era, strict)
+
+
+def spec_from_json(spec: dict[str, Any]) -> RunSpec:
+    """The inverse of :meth:`RunSpec.to_json` (raises TokenError on foreign content)."""
+    try:
+        scen = spec["scenario"]
+        if isinstance(scen, dict):
+            scenario = parse_scenario(scen["def"], "scenario carried by the token")
+        else:
+            scenario = resolve_scenario(str(scen))
+        return make_run_spec(
+            scenario,
+            str(spec["design"]),
+            dict(spec["params"]),
+            strict=bool(spec.get("strict", False)),
+        )
+    except (KeyError, TypeError) as exc:
+        raise TokenError(f"replay token has an incomplete run spec (missing {exc})") from None
+
+
+async def run_spec_async(
+    spec: RunSpec,
+    scheduler: Scheduler,
+    *,
+    logger: Any = None,
+    record_trace: bool = True,
+) -> RunResult:
+    """Run ``spec`` once under ``scheduler`` (inside a trio run / pytest-trio test)."""
+    s = spec.scenario
+    p = spec.params
+    mp, faults = s.machine_params(p, spec.era)
+    max_steps, max_time_ns = s.budget(p)
+    m = Machine(
+        mp,
+        scheduler=scheduler,
+        max_steps=max_steps,
+        max_time_ns=max_time_ns,
+        logger=logger,
+        record_trace=record_trace,
+    )
+    m.fail_page_alloc = faults["fail_page_alloc"]
+    m.percpu.atomic_fail_p = faults["pcpu_atomic_fail"]
+    install(m, spec.design)
+    opts = s.oracle_options(p)
+    oracles = list(s.oracles)
+    if spec.strict:
+        oracles.append("drain-completeness")
+        opts.setdefault("drain-completeness", {})["strict"] = True
+    attach_oracles(m, oracles, opts)
+    phases = s.phases(p)
+
+    async def workload(m: Machine) -> None:
+        for i, actors in enumerate(phases):
+            async with m.engine.open_nursery() as n:
+                for j, a in enumerate(actors):
+                    where = f"{s.source}: phase {i} actor {j}"
+                    n.start_soon(run_actor, m, a, where, name=str(a["kind"]), cpu=0)
+
+    result = await m.run(workload)
+    result.extra.update(
+        {
+            "scenario": s.name,
+            "hazard": s.hazard,
+            "design": spec.design.name,
+            "params": dict(p),
+            "era": str(spec.era),
+            "drain_calls": [c.to_json() for c in m.drain_calls],
+            "page_ops": result.stats.counters.get("page_allocs", 0)
+            + result.stats.counters.get("page_frees", 0),
+            "spec": spec.to_json(),
+        }
+    )
+    return result
+
+
+def token_of(result: RunResult) -> str:
+    """The replay token of a result made by :func:`run_spec` (encoded on demand: a campaign
+    only needs the tokens of the runs it reports)."""
+    tok = result.extra.get("token")
+    if tok is None:
+        tok = result.extra["token"] = encode_token(result.extra["spec"], result.decision_list)
+    return str(tok)
+
+
+def run_spec(spec: RunSpec, scheduler: Scheduler, **kw: Any) -> RunResult:
+    """:func:`run_spec_async` in a fresh ``trio.run``."""
+    return trio.run(lambda: run_spec_async(spec, scheduler, **kw))
+
+
+def spec_from_token(token: str) -> tuple[RunSpec, list[Decision]]:
+    raw, decisions = decode_token(token)
+    version = raw.get("pcptrio")
+    if not isinstance(version, str):
+        raise TokenError("replay token carries no pcptrio version")
+    return spec_from_json(raw), decisions
+
+
+async def replay_token(token: str, *, strict: bool = True, **kw: Any) -> RunResult:
+    """Rerun a token's run with its decisions (inside a trio run)."""
+    spec, decisions = spec_from_token(token)
+    return await run_spec_async(spec, ReplayScheduler(decisions, strict=strict), **kw)
+
+
+def replay(token: str, *, strict: bool = True, **kw: Any) -> RunResult:
+    """Rerun a token's run with its decisions; the trace is byte-identical."""
+    return trio.run(lambda: replay_token(token, strict=strict, **kw))
+
+
+def outcome_is_failure(r: RunResult) -> bool:
+    return r.outcome in (Outcome.VIOLATION, Outcome.DEADLOCK)

@@ -1,0 +1,334 @@
+"""The building blocks of a scenario: kinds of workload actors.
+
+A scenario is phases of actors; each actor entry has a ``kind`` and arguments.  The kinds
+set the stage — fill PCPs, churn, call drain_all_pages(), take a CPU down, exhaust memory —
+and never judge: oracles do that.
+
+=============== ==========================================================================
+kind            what it does (arguments, defaults)
+=============== ==========================================================================
+fill            on each CPU of ``cpus``: allocate ``pages`` pages of ``zone`` and free
+                them again, leaving them on that CPU's PCP (cpus="all", pages=16)
+churn           on each CPU of ``cpus``: ``ops`` random order-0 alloc/free operations,
+                holding at most ``hold`` pages, ``think_ns`` busy time between operations;
+                frees everything at the end (cpus="all", ops=30, hold=12, think_ns=1000)
+drain           on ``cpu``: wait ``delay_ns``, then ``times`` calls of
+                ``drain_all_pages(zone, force_all_cpus=force)`` ``gap_ns`` apart (cpu=0,
+                times=1, zone=None, force=false, delay_ns=0, gap_ns=2000)
+drainers        ``count`` actors ``drainer#i`` on CPU i mod N, each like ``drain``
+hotplug         on ``cpu``: wait ``delay_ns``, then each op of ``ops`` ("down:<cpu>" /
+                "up:<cpu>", cpu "last" allowed) ``gap_ns`` apart (cpu=0)
+pagecache       on ``cpu``: ``pages`` pages into a page cache that reclaim can shrink
+exhaust         on ``cpu``: GFP_ATOMIC allocations (order 9, 4, then 0) until they fail,
+                keeping ``keep`` pages free if asked (cpu=0, keep=0)
+percpu-alloc    on ``cpu``: ``alloc_percpu_gfp(size, gfp)`` ``times`` times (gfp "kernel" or
+                "atomic")
+kworker-drain   queue on ``cpu``'s system_wq a work that calls drain_all_pages(zone, force)
+                (memory hot-remove running in a kworker) and wait for it
+hog-work        queue on ``cpu``'s system_wq a work that stays runnable for ``seconds`` of
+                virtual time (busy in ``slice_ms`` slices, never sleeping); do not wait
+alloc           on each CPU of ``cpus``: ``count`` GFP_KERNEL order-0 allocations
+                (direct reclaim if needed), ``think_ns`` apart, pages kept
+wq-warmup       a no-op work on every online CPU's system_wq (and system_highpri_wq with
+                ``highpri = true``), flushed: each pool has created its spare kworker, as on
+                a machine that has been up for a while
+sleep           wait ``ns`` of virtual time
+=============== ==========================================================================
+
+CPU selectors: an int, a list of ints, ``"all"``, ``"others"`` (all but 0), ``"first"``,
+``"last"``, ``"not-last"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .._core import MSEC, SEC, BadInput
+from .._kernel import GFP_ATOMIC, GFP_KERNEL, Machine, PageCache, WorkStruct, Zone
+
+__all__ = ["ACTOR_KINDS", "ActorSpec", "run_actor", "select_cpus"]
+
+ActorSpec = dict[str, Any]
+
+
+def select_cpus(sel: Any, n: int, where: str) -> list[int]:
+    """Resolve a CPU selector against an ``n``-CPU machine."""
+    if isinstance(sel, bool):
+        raise BadInput(f"{where}: expected a CPU selector, got {sel!r}")
+    if isinstance(sel, int):
+        cpus = [sel]
+    elif isinstance(sel, list):
+        cpus = []
+        for x in sel:
+            cpus += select_cpus(x, n, where)
+    elif sel == "all":
+        cpus = list(range(n))
+    elif sel == "others":
+        cpus = list(range(1, n))
+    elif sel == "first":
+        cpus = [0]
+    elif sel == "last":
+        cpus = [n - 1]
+    elif sel == "not-last":
+        cpus = list(range(n - 1))
+    else:
+        raise BadInput(
+            f"{where}: unknown CPU selector {sel!r} "
+            "(use an int, a list, 'all', 'others', 'first', 'last' or 'not-last')"
+        )
+    for c in cpus:
+        if not 0 <= c < n:
+            raise BadInput(f"{where}: CPU {c} does not exist on a {n}-CPU machine")
+    return cpus
+
+
+def _zone(m: Machine, name: Any, where: str) -> Zone | None:
+    if name is None:
+        return None
+    try:
+        return m.zone(str(name))
+    except KeyError:
+        raise BadInput(
+            f"{where}: no zone {name!r} (zones: {', '.join(z.name for z in m.zones)})"
+        ) from None
+
+
+async def _spread(
+    m: Machine, cpus: list[int], fn: Callable[[int], Awaitable[None]], name: str
+) -> None:
+    async with m.engine.open_nursery() as n:
+        for c in cpus:
+            n.start_soon(fn, c, name=f"cpu{c}/{name}", cpu=c)
+
+
+# ------------------------------------------------------------------------- kinds
+
+
+async def _fill(m: Machine, a: ActorSpec, where: str) -> None:
+    zone = _zone(m, a.get("zone"), where)
+    pages = int(a.get("pages", 16))
+
+    async def one(cpu: int) -> None:
+        held = []
+        for _ in range(pages):
+            pfn = await m.alloc_pages(GFP_KERNEL, zone=zone)
+            if pfn is not None:
+                held.append(pfn)
+        for pfn in reversed(held):
+            await m.free_pages(pfn)
+
+    await _spread(m, select_cpus(a.get("cpus", "all"), m.nr_cpus, where), one, "fill")
+
+
+async def _churn(m: Machine, a: ActorSpec, where: str) -> None:
+    zone = _zone(m, a.get("zone"), where)
+    ops = int(a.get("ops", 30))
+    hold = int(a.get("hold", 12))
+    think = int(a.get("think_ns", 1000))
+    e = m.engine
+
+    async def one(cpu: int) -> None:
+        held: list[int] = []
+        for _ in range(ops):
+            if held and (len(held) >= hold or e.chance("churn:free", 0.5)):
+                await m.free_pages(held.pop())
+            else:
+                pfn = await m.alloc_pages(GFP_KERNEL, zone=zone)
+                if pfn is not None:
+                    held.append(pfn)
+            await e.spend(think)
+        while held:
+            await m.free_pages(held.pop())
+
+    await _spread(m, select_cpus(a.get("cpus", "all"), m.nr_cpus, where), one, "churn")
+
+
+async def _drain_loop(m: Machine, a: ActorSpec, where: str) -> None:
+    zone = _zone(m, a.get("zone"), where)
+    force = bool(a.get("force", False))
+    e = m.engine
+    delay = int(a.get("delay_ns", 0))
+    if delay:
+        await e.sleep(delay)
+    for i in range(int(a.get("times", 1))):
+        if i:
+            await e.sleep(int(a.get("gap_ns", 2000)))
+        await m.drain_all_pages(zone, force_all_cpus=force)
+
+
+async def _drain(m: Machine, a: ActorSpec, where: str) -> None:
+    cpu = select_cpus(a.get("cpu", 0), m.nr_cpus, where)[0]
+    async with m.engine.open_nursery() as n:
+        n.start_soon(_drain_loop, m, a, where, name=str(a.get("name", "drainer")), cpu=cpu)
+
+
+async def _drainers(m: Machine, a: ActorSpec, where: str) -> None:
+    count = int(a.get("count", 4))
+    async with m.engine.open_nursery() as n:
+        for i in range(count):
+            n.start_soon(_drain_loop, m, a, where, name=f"drainer#{i + 1}", cpu=i % m.nr_cpus)
+
+
+async def _hotplug(m: Machine, a: ActorSpec, where: str) -> None:
+    e = m.engine
+    ops = a.get("ops", [])
+    if not isinstance(ops, list):
+        raise BadInput(f"{where}.ops: expected a list like ['down:last', 'up:last']")
+    plan: list[tuple[str, int]] = []
+    for op in ops:
+        verb, _, target = str(op).partition(":")
+        if verb not in ("down", "up"):
+            raise BadInput(f"{where}.ops: {op!r} is not 'down:<cpu>' or 'up:<cpu>'")
+        tsel: Any = int(target) if target.isdigit() else target
+        plan.append((verb, select_cpus(tsel, m.nr_cpus, f"{where}.ops")[0]))
+
+    async def hp() -> None:
+        if a.get("delay_ns"):
+            await e.sleep(int(a["delay_ns"]))
+        for i, (verb, cpu) in enumerate(plan):
+            if i:
+                await e.sleep(int(a.get("gap_ns", 5000)))
+            if verb == "down":
+                await m.cpu_down(cpu)
+            else:
+                await m.cpu_up(cpu)
+
+    cpu = select_cpus(a.get("cpu", 0), m.nr_cpus, where)[0]
+    async with e.open_nursery() as n:
+        n.start_soon(hp, name="hotplug", cpu=cpu)
+
+
+def page_cache(m: Machine) -> PageCache:
+    for s in m.shrinkers:
+        if isinstance(s, PageCache):
+            return s
+    return m.add_page_cache()
+
+
+async def _pagecache(m: Machine, a: ActorSpec, where: str) -> None:
+    cache = page_cache(m)
+    zone = _zone(m, a.get("zone"), where)
+
+    async def one(cpu: int) -> None:
+        for _ in range(int(a.get("pages", 64))):
+            pfn = await m.alloc_pages(GFP_KERNEL, zone=zone, owner="pagecache")
+            if pfn is not None:
+                cache.add(m, pfn)
+
+    await _spread(m, select_cpus(a.get("cpu", 0), m.nr_cpus, where), one, "pagecache")
+
+
+async def _exhaust(m: Machine, a: ActorSpec, where: str) -> None:
+    keep = int(a.get("keep", 0))
+
+    async def one(cpu: int) -> None:
+        for order in (9, 4, 0):
+            while True:
+                if keep and sum(z.nr_free for z in m.zones) <= keep + (1 << order):
+                    break
+                if await m.alloc_pages(GFP_ATOMIC, order=order, owner="hog") is None:
+                    break
+
+    await _spread(m, select_cpus(a.get("cpu", 0), m.nr_cpus, where), one, "exhaust")
+
+
+async def _percpu_alloc(m: Machine, a: ActorSpec, where: str) -> None:
+    gfp_name = str(a.get("gfp", "kernel"))
+    if gfp_name not in ("kernel", "atomic"):
+        raise BadInput(f"{where}.gfp: expected 'kernel' or 'atomic', got {gfp_name!r}")
+    gfp = GFP_KERNEL if gfp_name == "kernel" else GFP_ATOMIC
+
+    async def one(cpu: int) -> None:
+        for _ in range(int(a.get("times", 1))):
+            await m.alloc_percpu_gfp(int(a.get("size", 1)), gfp)
+
+    await _spread(m, select_cpus(a.get("cpu", 0), m.nr_cpus, where), one, "percpu")
+
+
+async def _kworker_drain(m: Machine, a: ActorSpec, where: str) -> None:
+    zone = _zone(m, a.get("zone"), where)
+    force = bool(a.get("force", False))
+    cpu = select_cpus(a.get("cpu", 0), m.nr_cpus, where)[0]
+
+    async def offline_pages_work(work: WorkStruct) -> None:
+        await m.drain_all_pages(zone, force_all_cpus=force)
+
+    w = WorkStruct(offline_pages_work, "acpi_hotplug_work_fn", "memory-hot-remove")
+    await m.queue_work_on(cpu, m.system_wq, w)
+    await m.flush_work(w)
+
+
+async def _hog_work(m: Machine, a: ActorSpec, where: str) -> None:
+    e = m.engine
+    total = int(float(a.get("seconds", 60)) * SEC)
+    slice_ns = int(float(a.get("slice_ms", 10)) * MSEC)
+    cpu = select_cpus(a.get("cpu", "last"), m.nr_cpus, where)[0]
+
+    async def hog(work: WorkStruct) -> None:
+        spent = 0
+        while spent < total:
+            await e.spend(slice_ns)  # busy: still "running" for concurrency management
+            spent += slice_ns
+            await e.point("cond_resched")
+
+    await m.queue_work_on(cpu, m.system_wq, WorkStruct(hog, "hog_work_fn", "hog"))
+
+
+async def _alloc(m: Machine, a: ActorSpec, where: str) -> None:
+    zone = _zone(m, a.get("zone"), where)
+    e = m.engine
+
+    async def one(cpu: int) -> None:
+        for _ in range(int(a.get("count", 8))):
+            await m.alloc_pages(GFP_KERNEL, zone=zone)
+            await e.spend(int(a.get("think_ns", 1000)))
+
+    await _spread(m, select_cpus(a.get("cpus", "all"), m.nr_cpus, where), one, "alloc")
+
+
+async def _noop(work: WorkStruct) -> None:
+    return None
+
+
+async def _wq_warmup(m: Machine, a: ActorSpec, where: str) -> None:
+    """A machine that has been up has spare kworkers: run a no-op work on every CPU's normal
+    (and highpri) pool so each has created its spare worker before the scenario proper."""
+    wqs = [m.system_wq]
+    if a.get("highpri", False) and m.wq.system_highpri_wq is not None:
+        wqs.append(m.wq.system_highpri_wq)
+    for wq in wqs:
+        works = [(c, WorkStruct(_noop, "warmup_fn", f"warmup[{c}]")) for c in m.online_cpus()]
+        for c, w in works:
+            await m.queue_work_on(c, wq, w)
+        for _, w in works:
+            await m.flush_work(w)
+
+
+async def _sleep(m: Machine, a: ActorSpec, where: str) -> None:
+    await m.engine.sleep(int(a.get("ns", 1000)))
+
+
+ActorFn = Callable[[Machine, ActorSpec, str], Awaitable[None]]
+
+#: kind -> (implementation, allowed argument names)
+ACTOR_KINDS: dict[str, tuple[ActorFn, frozenset[str]]] = {
+    "fill": (_fill, frozenset({"cpus", "pages", "zone"})),
+    "churn": (_churn, frozenset({"cpus", "ops", "hold", "think_ns", "zone"})),
+    "drain": (_drain, frozenset({"cpu", "times", "zone", "force", "delay_ns", "gap_ns", "name"})),
+    "drainers": (_drainers, frozenset({"count", "times", "zone", "force", "delay_ns", "gap_ns"})),
+    "hotplug": (_hotplug, frozenset({"cpu", "ops", "delay_ns", "gap_ns"})),
+    "pagecache": (_pagecache, frozenset({"cpu", "pages", "zone"})),
+    "exhaust": (_exhaust, frozenset({"cpu", "keep"})),
+    "percpu-alloc": (_percpu_alloc, frozenset({"cpu", "size", "gfp", "times"})),
+    "kworker-drain": (_kworker_drain, frozenset({"cpu", "zone", "force"})),
+    "hog-work": (_hog_work, frozenset({"cpu", "seconds", "slice_ms"})),
+    "alloc": (_alloc, frozenset({"cpus", "count", "think_ns", "zone"})),
+    "sleep": (_sleep, frozenset({"ns"})),
+    "wq-warmup": (_wq_warmup, frozenset({"highpri"})),
+}
+
+
+async def run_actor(m: Machine, a: ActorSpec, where: str) -> None:
+    fn, _ = ACTOR_KINDS[a["kind"]]
+    await fn(m, a, where)

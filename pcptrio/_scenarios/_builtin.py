@@ -1,0 +1,312 @@
+"""The built-in scenarios: one per hazard of ``spec/hazards.md``, and plain workloads.
+
+Each sets the stage for its own hazard and keeps the others out (only H5 and H6 touch CPU
+hotplug; in H3 and H11 the CPUs do not allocate or free while the drains run, so the count
+race H4 cannot show).  None states an expected outcome: the oracles judge, whatever the design.
+Written in the same schema as user TOML scenarios (``_scenario.py``); ``pcptrio list`` prints
+them and their parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["BUILTIN_SCENARIOS"]
+
+_ONE_ZONE = [{"name": "Normal", "pages": "$pages", "high": "$high", "batch": "$batch"}]
+_PCP = {"pages": 16384, "high": 42, "batch": 7}  # 64 MiB zone, v4.x 128-MiB-zone PCP sizing
+
+BUILTIN_SCENARIOS: list[dict[str, Any]] = [
+    {
+        "name": "ipi-vs-preempt-pcp",
+        "hazard": "H1",
+        "title": "IPI drain vs preempt-only PCP (list corruption)",
+        "description": (
+            "PCP protected by preemption only (4.11-rc E4). Every CPU allocates and frees "
+            "while a reclaimer drains all CPUs repeatedly: a drain running in IRQ context "
+            "may land in the middle of a PCP list update."
+        ),
+        "protection": "preempt",
+        "oracles": ["pcp-exclusive", "page-conservation"],
+        "min_cpus": 2,
+        "params": {**_PCP, "ops": 30, "drains": 4},
+        "machine": {"zones": _ONE_ZONE},
+        "phases": [
+            {
+                "actors": [
+                    {"kind": "churn", "cpus": "all", "ops": "$ops", "think_ns": 1000},
+                    {"kind": "drain", "cpu": 0, "times": "$drains", "gap_ns": 4000},
+                ]
+            }
+        ],
+    },
+    {
+        "name": "drain-storm",
+        "hazard": "H2",
+        "title": "IPI / work storm under memory pressure",
+        "description": (
+            "N direct reclaimers (N >= 4) call drain_all_pages(NULL) at once while the CPUs "
+            "keep pages on their PCPs. Judged by the disturbance bound: drain IPIs pending "
+            "plus drain works queued or running must stay <= the number of CPUs. (Three "
+            "CPUs at least: with two, IPIs from spinning senders can never exceed two.)"
+        ),
+        "oracles": ["disturbance-bound"],
+        "min_cpus": 3,
+        "params": {**_PCP, "reclaimers": 4, "rounds": 2, "fill": 20},
+        "machine": {"zones": _ONE_ZONE},
+        "phases": [
+            {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
+            {
+                "repeat": "$rounds",
+                "actors": [
+                    {"kind": "churn", "cpus": "all", "ops": 12, "think_ns": 1000},
+                    {"kind": "drainers", "count": "$reclaimers", "times": 1},
+                ],
+            },
+        ],
+    },
+    {
+        "name": "shared-mask-race",
+        "hazard": "H3",
+        "title": "shared static cpus_with_pcps mask (missed CPU)",
+        "description": (
+            "Two zone-specific drainers (zone A, zone B) build the function-static mask at "
+            "the same time. CPU1 holds pages of zone A only. The CPUs do not allocate or free "
+            "while the drains run."
+        ),
+        "oracles": ["drain-completeness"],
+        "min_cpus": 2,
+        "params": {"pages": 16384, "high": 42, "batch": 7, "rounds": 3, "fill": 20},
+        "machine": {
+            "zones": [
+                {"name": "DMA32", "pages": "$pages", "high": "$high", "batch": "$batch"},
+                {"name": "Normal", "pages": "$pages", "high": "$high", "batch": "$batch"},
+            ]
+        },
+        "phases": [
+            {
+                "repeat": "$rounds",
+                "phases": [
+                    {
+                        "actors": [
+                            {"kind": "fill", "cpus": [1], "zone": "DMA32", "pages": "$fill"},
+                            {"kind": "fill", "cpus": "first", "zone": "Normal", "pages": 8},
+                        ]
+                    },
+                    {
+                        "actors": [
+                            {"kind": "drain", "cpu": 0, "zone": "DMA32", "name": "drainer-A"},
+                            {"kind": "drain", "cpu": "last", "zone": "Normal", "name": "drainer-B"},
+                        ]
+                    },
+                ],
+            }
+        ],
+    },
+    {
+        "name": "offline-during-drain",
+        "hazard": "H5",
+        "title": "target CPU goes offline between mask and execution",
+        "description": (
+            "Rounds of: the CPUs allocate and free, a reclaimer calls drain_all_pages(NULL), "
+            "and the last CPU goes down during that call and comes back 12 us later (longer "
+            "than a kworker wake-up). A drain work for it then runs on an unbound worker, "
+            "which may migrate. No drain starts "
+            "while the CPU is already down (a stale mask bit would be another trigger). "
+            "(Three CPUs at least: with two, the unbound worker has one CPU to run on.)"
+        ),
+        "oracles": ["pcp-exclusive", "page-conservation"],
+        "min_cpus": 3,
+        "params": {**_PCP, "ops": 150, "rounds": 6},
+        "machine": {"zones": _ONE_ZONE},
+        "phases": [
+            {"actors": [{"kind": "wq-warmup"}]},
+            {
+                "repeat": "$rounds",
+                "actors": [
+                    {"kind": "churn", "cpus": "all", "ops": "$ops", "think_ns": 30},
+                    {"kind": "drain", "cpu": 0, "times": 1},
+                    {
+                        "kind": "hotplug",
+                        "cpu": 0,
+                        "ops": ["down:last", "up:last"],
+                        "delay_ns": 1000,
+                        "gap_ns": 12000,
+                    },
+                ],
+            },
+        ],
+    },
+    {
+        "name": "hotplug-lock-abba",
+        "hazard": "H6",
+        "title": "CPU hotplug lock inside the allocator (ABBA)",
+        "description": (
+            "Memory is low (below the min watermark) with reclaimable page cache. cpu_up of "
+            "the last CPU holds the hotplug lock and sets up percpu memory (pcpu_alloc_mutex) "
+            "while another task's GFP_KERNEL percpu allocation, holding pcpu_alloc_mutex, "
+            "populates a chunk and enters direct reclaim."
+        ),
+        "oracles": ["deadlock"],
+        "min_cpus": 2,
+        "params": {**_PCP, "cache": 300},
+        "machine": {"zones": _ONE_ZONE, "percpu_populated": 0},
+        "phases": [
+            {"actors": [{"kind": "hotplug", "cpu": 0, "ops": ["down:last"]}]},
+            {"actors": [{"kind": "pagecache", "cpu": 0, "pages": "$cache"}]},
+            {"actors": [{"kind": "exhaust", "cpu": 0}]},
+            {
+                "actors": [
+                    {"kind": "hotplug", "cpu": 0, "ops": ["up:last"]},
+                    {"kind": "percpu-alloc", "cpu": 0, "size": 64, "gfp": "kernel"},
+                ]
+            },
+        ],
+    },
+    {
+        "name": "no-rescuer-under-pressure",
+        "hazard": "H7",
+        "title": "drain work on a workqueue without a rescuer under memory pressure",
+        "description": (
+            "The CPUs hold pages on their PCPs; then memory is exhausted with nothing "
+            "reclaimable, so creating a kworker fails. A reclaimer calls drain_all_pages(NULL)."
+        ),
+        "oracles": ["liveness", "deadlock"],
+        "min_cpus": 2,
+        "params": {**_PCP, "fill": 20},
+        "machine": {"zones": _ONE_ZONE},
+        "budget": {"max_time_ms": 120000},
+        "phases": [
+            {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
+            {"actors": [{"kind": "exhaust", "cpu": 0}]},
+            {"actors": [{"kind": "drain", "cpu": 0, "times": 1, "name": "reclaimer"}]},
+        ],
+    },
+    {
+        "name": "drain-from-kworker",
+        "hazard": "H11",
+        "title": "drain_all_pages(zone) called from a kworker",
+        "description": (
+            "Memory hot-remove runs in a kworker and drains one zone; the CPUs hold pages of "
+            "that zone on their PCPs and do not allocate or free meanwhile."
+        ),
+        "oracles": ["drain-completeness"],
+        "min_cpus": 1,
+        "params": {**_PCP, "fill": 20},
+        "machine": {"zones": _ONE_ZONE},
+        "phases": [
+            {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
+            {"actors": [{"kind": "kworker-drain", "cpu": 0, "zone": "Normal"}]},
+        ],
+    },
+    {
+        "name": "hog-in-pool",
+        "hazard": "H14",
+        "title": "a CPU hog in the target CPU's worker pool",
+        "description": (
+            "A work item that stays runnable for 60 s of virtual time occupies the last "
+            "CPU's normal pool (worker creation works fine); then a reclaimer drains."
+        ),
+        "oracles": ["wq-watchdog", "liveness"],
+        "min_cpus": 2,
+        "params": {**_PCP, "fill": 20, "hog_s": 60},
+        "machine": {"zones": _ONE_ZONE},
+        "budget": {"max_time_ms": 150000},
+        "phases": [
+            {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
+            {"actors": [{"kind": "hog-work", "cpu": "last", "seconds": "$hog_s"}]},
+            {"actors": [{"kind": "sleep", "ns": 2000000}]},
+            {"actors": [{"kind": "drain", "cpu": 0, "times": 1, "name": "reclaimer"}]},
+        ],
+    },
+    {
+        "name": "count-race",
+        "hazard": "H4/H16",
+        "title": "racy pcp->count check misses pages being linked",
+        "description": (
+            "Memory offline drains one zone (force_all_cpus where the design has it) while "
+            "the CPUs refill and free. A page linked onto a PCP list whose count is not "
+            "updated yet is invisible to an unlocked count check."
+        ),
+        "oracles": ["drain-completeness"],
+        "min_cpus": 2,
+        "params": {"pages": 16384, "high": 12, "batch": 3, "ops": 40, "drains": 6},
+        "machine": {"zones": _ONE_ZONE},
+        "phases": [
+            {
+                "actors": [
+                    {"kind": "churn", "cpus": "all", "ops": "$ops", "hold": 6, "think_ns": 1000},
+                    {
+                        "kind": "drain",
+                        "cpu": 0,
+                        "times": "$drains",
+                        "zone": "Normal",
+                        "force": True,
+                        "gap_ns": 3000,
+                        "name": "offline_pages",
+                    },
+                ]
+            }
+        ],
+    },
+    # ------------------------------------------------------------------ plain workloads
+    {
+        "name": "steady",
+        "title": "steady alloc/free with an occasional global drain",
+        "description": "Every CPU allocates and frees; a reclaimer calls drain_all_pages(NULL).",
+        "oracles": [],
+        "min_cpus": 1,
+        "params": {**_PCP, "ops": 40, "drains": 3},
+        "machine": {"zones": _ONE_ZONE},
+        "phases": [
+            {
+                "actors": [
+                    {"kind": "churn", "cpus": "all", "ops": "$ops", "think_ns": 2000},
+                    {"kind": "drain", "cpu": 0, "times": "$drains", "gap_ns": 15000},
+                ]
+            }
+        ],
+    },
+    {
+        "name": "reclaim-storm",
+        "title": "direct reclaim on every CPU under memory pressure",
+        "description": (
+            "Memory below the min watermark with reclaimable page cache; every CPU allocates "
+            "GFP_KERNEL, so each enters direct reclaim and drains."
+        ),
+        "oracles": ["liveness"],
+        "min_cpus": 1,
+        "params": {**_PCP, "cache": 600, "allocs": 6},
+        "machine": {"zones": _ONE_ZONE},
+        "phases": [
+            {"actors": [{"kind": "pagecache", "cpu": 0, "pages": "$cache"}]},
+            {"actors": [{"kind": "exhaust", "cpu": 0}]},
+            {"actors": [{"kind": "alloc", "cpus": "all", "count": "$allocs"}]},
+        ],
+    },
+    {
+        "name": "hotplug-churn",
+        "title": "alloc/free and drains while a CPU goes down and up",
+        "description": (
+            "Every CPU allocates and frees; drains; the last CPU goes down and up twice."
+        ),
+        "oracles": [],
+        "min_cpus": 2,
+        "params": {**_PCP, "ops": 40, "drains": 4},
+        "machine": {"zones": _ONE_ZONE},
+        "phases": [
+            {
+                "actors": [
+                    {"kind": "churn", "cpus": "all", "ops": "$ops", "think_ns": 1500},
+                    {"kind": "drain", "cpu": 0, "times": "$drains", "gap_ns": 8000},
+                    {
+                        "kind": "hotplug",
+                        "cpu": 0,
+                        "ops": ["down:last", "up:last", "down:last", "up:last"],
+                        "gap_ns": 10000,
+                    },
+                ]
+            }
+        ],
+    },
+]
