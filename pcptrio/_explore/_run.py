@@ -8,6 +8,7 @@ the scenario by name, or whole when it came from a TOML file), so a token is sel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -105,8 +106,13 @@ async def run_spec_async(
     *,
     logger: Any = None,
     record_trace: bool = True,
+    observer: Callable[[Machine], None] | None = None,
 ) -> RunResult:
-    """Run ``spec`` once under ``scheduler`` (inside a trio run / pytest-trio test)."""
+    """Run ``spec`` once under ``scheduler`` (inside a trio run / pytest-trio test).
+
+    ``observer(m)`` is called with the machine before the run starts (after the design and
+    the oracles are attached): reports use it to add step hooks that sample machine state.
+    """
     s = spec.scenario
     p = spec.params
     mp, faults = s.machine_params(p, spec.era)
@@ -128,6 +134,8 @@ async def run_spec_async(
         oracles.append("drain-completeness")
         opts.setdefault("drain-completeness", {})["strict"] = True
     attach_oracles(m, oracles, opts)
+    if observer is not None:
+        observer(m)
     phases = s.phases(p)
 
     async def workload(m: Machine) -> None:
