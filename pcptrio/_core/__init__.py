@@ -23,6 +23,7 @@ from ._gc import quiet_gc as quiet_gc
 from ._nursery import EngineNursery as EngineNursery
 from ._result import RunResult as RunResult
 from ._result import RunStatistics as RunStatistics
+from ._schedulers import DFSScheduler as DFSScheduler
 from ._schedulers import PCTScheduler as PCTScheduler
 from ._schedulers import RandomScheduler as RandomScheduler
 from ._schedulers import ReplayScheduler as ReplayScheduler

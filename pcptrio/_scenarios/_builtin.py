@@ -31,6 +31,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "min_cpus": 2,
         "params": {**_PCP, "ops": 30, "drains": 4},
         "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 60},
         "phases": [
             {
                 "actors": [
@@ -54,6 +55,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "min_cpus": 3,
         "params": {**_PCP, "reclaimers": 4, "rounds": 2, "fill": 20},
         "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 30},
         "phases": [
             {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
             {
@@ -83,6 +85,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
                 {"name": "Normal", "pages": "$pages", "high": "$high", "batch": "$batch"},
             ]
         },
+        "budget": {"schedules": 60},
         "phases": [
             {
                 "repeat": "$rounds",
@@ -119,6 +122,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "min_cpus": 3,
         "params": {**_PCP, "ops": 150, "rounds": 6},
         "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 100},
         "phases": [
             {"actors": [{"kind": "wq-warmup"}]},
             {
@@ -151,6 +155,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "min_cpus": 2,
         "params": {**_PCP, "cache": 300},
         "machine": {"zones": _ONE_ZONE, "percpu_populated": 0},
+        "budget": {"schedules": 30},
         "phases": [
             {"actors": [{"kind": "hotplug", "cpu": 0, "ops": ["down:last"]}]},
             {"actors": [{"kind": "pagecache", "cpu": 0, "pages": "$cache"}]},
@@ -175,7 +180,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "min_cpus": 2,
         "params": {**_PCP, "fill": 20},
         "machine": {"zones": _ONE_ZONE},
-        "budget": {"max_time_ms": 120000},
+        "budget": {"schedules": 20, "max_time_ms": 120000},
         "phases": [
             {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
             {"actors": [{"kind": "exhaust", "cpu": 0}]},
@@ -194,6 +199,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "min_cpus": 1,
         "params": {**_PCP, "fill": 20},
         "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 20},
         "phases": [
             {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
             {"actors": [{"kind": "kworker-drain", "cpu": 0, "zone": "Normal"}]},
@@ -211,7 +217,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "min_cpus": 2,
         "params": {**_PCP, "fill": 20, "hog_s": 60},
         "machine": {"zones": _ONE_ZONE},
-        "budget": {"max_time_ms": 150000},
+        "budget": {"schedules": 20, "max_time_ms": 150000},
         "phases": [
             {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
             {"actors": [{"kind": "hog-work", "cpu": "last", "seconds": "$hog_s"}]},
@@ -232,6 +238,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "min_cpus": 2,
         "params": {"pages": 16384, "high": 12, "batch": 3, "ops": 40, "drains": 6},
         "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 100},
         "phases": [
             {
                 "actors": [
@@ -258,6 +265,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "min_cpus": 1,
         "params": {**_PCP, "ops": 40, "drains": 3},
         "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 50},
         "phases": [
             {
                 "actors": [
@@ -278,6 +286,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "min_cpus": 1,
         "params": {**_PCP, "cache": 600, "allocs": 6},
         "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 50},
         "phases": [
             {"actors": [{"kind": "pagecache", "cpu": 0, "pages": "$cache"}]},
             {"actors": [{"kind": "exhaust", "cpu": 0}]},
@@ -294,6 +303,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "min_cpus": 2,
         "params": {**_PCP, "ops": 40, "drains": 4},
         "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 50},
         "phases": [
             {
                 "actors": [

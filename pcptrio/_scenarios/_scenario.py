@@ -64,7 +64,7 @@ _MACHINE_KEYS = {
     "mm_percpu_wq",
     "pcp_batch_scale_max",
 }
-_BUDGET_KEYS = {"max_steps", "max_time_ms"}
+_BUDGET_KEYS = {"max_steps", "max_time_ms", "schedules"}
 
 
 class NotApplicable(Exception):
@@ -226,8 +226,14 @@ class ScenarioDef:
         return params, faults
 
     def budget(self, p: dict[str, Any]) -> tuple[int, int]:
+        """Per-run budgets: (max steps, max virtual time in ns)."""
         b = self._subst(self.data.get("budget", {}), p, "budget")
         return int(b.get("max_steps", 300_000)), int(b.get("max_time_ms", 120_000)) * MSEC
+
+    @property
+    def schedules(self) -> int:
+        """The default campaign budget (schedules) for this scenario."""
+        return int(self.data.get("budget", {}).get("schedules", 50))
 
     def phases(self, p: dict[str, Any]) -> list[list[dict[str, Any]]]:
         """The phases in run order, groups and repeats expanded: each a list of actors."""

@@ -7,6 +7,7 @@ fits the code is never silently replayed as a different run.
 
 *Lenient* replay (used by the shrinker) follows the recording where it fits and otherwise
 takes the default choice: keep running the current actor, the first option of anything else.
+A ``None`` in the list means "the default here" while keeping later positions aligned.
 Defaults are the "no preemption, no fault" choices, so removing decisions shortens a run.
 """
 
@@ -30,7 +31,7 @@ class ReplayScheduler(Scheduler):
 
     name = "replay"
 
-    def __init__(self, decisions: Sequence[Decision], *, strict: bool = True) -> None:
+    def __init__(self, decisions: Sequence[Decision | None], *, strict: bool = True) -> None:
         self.decisions = list(decisions)
         self.strict = strict
         self.pos = 0
@@ -52,6 +53,8 @@ class ReplayScheduler(Scheduler):
             self.mismatches += 1
             return None
         d = self.decisions[i]
+        if d is None:  # lenient only: "take the default here"
+            return None
         if d.label == label and d.n == n:
             return d.choice
         if self.strict:

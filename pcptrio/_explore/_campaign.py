@@ -1,0 +1,498 @@
+"""Campaigns: one scenario × one design over many schedules.
+
+Every schedule seed derives from the campaign seed (``sha256("<seed>:<index>")``), so a
+campaign is reproducible: the same seed and budget give the same verdict, the same failing
+schedule and the same token, whether it ran on one process or several.  With several worker
+processes, schedules run in chunks out of order; the campaign's answer is the *lowest* failing
+index, and every lower index is run before it is reported — so the result never depends on
+timing.
+
+Results stream to a JSON Lines file as they come (one header line with the configuration,
+then one line per schedule), so an interrupted campaign keeps what it did; ``resume`` reads
+the file back, skips the schedules it already holds, and ends with the same result as an
+uninterrupted campaign.
+
+Schedulers: ``random`` (seeded random walk), ``pct`` (depth d; its step estimate comes from a
+calibration run of schedule 0, so it does not depend on execution order), and ``dfs`` (bounded
+exhaustive search with a preemption bound; sequential by nature).  A campaign reports what it
+searched — "200 pct-3 schedules, 0 failures", "all 1,204 schedules with <= 2 preemptions" —
+never that a design is proved correct.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import multiprocessing
+import os
+import pathlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+import trio
+
+from .._core import (
+    BadInput,
+    Decision,
+    DFSScheduler,
+    PCTScheduler,
+    RandomScheduler,
+    RunResult,
+    Scheduler,
+    encode_token,
+    quiet_gc,
+)
+from .._core._token import pack_decisions, unpack_decisions
+from ._run import RunSpec, run_spec_async, spec_from_json
+
+__all__ = [
+    "SCHEDULERS",
+    "CampaignConfig",
+    "CampaignResult",
+    "Failure",
+    "explore",
+    "schedule_seed",
+]
+
+SCHEDULERS = ("random", "pct", "portfolio", "dfs")
+
+
+def schedule_seed(campaign_seed: int, index: int) -> int:
+    """The seed of schedule ``index`` of a campaign (independent of PYTHONHASHSEED)."""
+    h = hashlib.sha256(f"pcptrio:{campaign_seed}:{index}".encode()).digest()
+    return int.from_bytes(h[:8], "big")
+
+
+@attrs.frozen
+class CampaignConfig:
+    """What a campaign searches.  ``schedules`` is the budget (runs), ``jobs`` processes."""
+
+    spec: RunSpec
+    scheduler: str = "pct"
+    depth: int = 3
+    switch_p: float = 0.2
+    max_preemptions: int = 2
+    schedules: int = 100
+    seed: int = 0
+    jobs: int = 1
+    stop_at_first: bool = True
+
+    def validate(self) -> CampaignConfig:
+        if self.scheduler not in SCHEDULERS:
+            raise BadInput(
+                f"unknown scheduler {self.scheduler!r} (choose from {', '.join(SCHEDULERS)})"
+            )
+        if self.schedules < 1:
+            raise BadInput(f"the budget must be at least 1 schedule, got {self.schedules}")
+        if self.jobs < 1:
+            raise BadInput(f"jobs must be at least 1, got {self.jobs}")
+        if self.depth < 1:
+            raise BadInput(f"PCT depth must be at least 1, got {self.depth}")
+        if not 0.0 <= self.switch_p <= 1.0:
+            raise BadInput(f"switch_p must be within [0, 1], got {self.switch_p}")
+        if self.max_preemptions < 0:
+            raise BadInput("max_preemptions must be >= 0")
+        return self
+
+    @property
+    def scheduler_label(self) -> str:
+        if self.scheduler == "pct":
+            return f"pct-{self.depth}"
+        if self.scheduler == "portfolio":
+            return f"random+pct-{self.depth}"
+        if self.scheduler == "dfs":
+            return f"dfs(<= {self.max_preemptions} preemptions)"
+        return "random"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.to_json(),
+            "scheduler": self.scheduler,
+            "depth": self.depth,
+            "switch_p": self.switch_p,
+            "max_preemptions": self.max_preemptions,
+            "schedules": self.schedules,
+            "seed": self.seed,
+        }
+
+
+@attrs.frozen
+class Failure:
+    """The failing schedule a campaign reports (before shrinking)."""
+
+    index: int
+    seed: int
+    signature: str
+    oracle: str
+    kind: str
+    message: str
+    steps: int
+    preemptions: int
+    decisions: tuple[Decision, ...]
+    spec: dict[str, Any]
+
+    @property
+    def token(self) -> str:
+        return encode_token(self.spec, list(self.decisions))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "seed": self.seed,
+            "signature": self.signature,
+            "oracle": self.oracle,
+            "kind": self.kind,
+            "message": self.message,
+            "steps": self.steps,
+            "preemptions": self.preemptions,
+            "token": self.token,
+        }
+
+
+@attrs.frozen
+class CampaignResult:
+    config: CampaignConfig
+    verdict: str  # "found" / "not-found"
+    schedules_run: int
+    failure: Failure | None
+    outcomes: dict[str, int]
+    exhausted: bool = False
+
+    @property
+    def found(self) -> bool:
+        return self.failure is not None
+
+    def summary(self) -> str:
+        c = self.config
+        d = c.spec.label
+        if self.failure is not None:
+            f = self.failure
+            return (
+                f"{d}: FOUND [{f.oracle}] after {self.schedules_run} {c.scheduler_label} "
+                f"schedule(s) (schedule #{f.index}): {f.message}"
+            )
+        if c.scheduler == "dfs" and self.exhausted:
+            return (
+                f"{d}: not found: all {self.schedules_run} schedules with <= "
+                f"{c.max_preemptions} preemptions, 0 failures"
+            )
+        return f"{d}: not found: {self.schedules_run} {c.scheduler_label} schedules, 0 failures"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.config.spec.scenario.name,
+            "design": self.config.spec.design.name,
+            "scheduler": self.config.scheduler_label,
+            "seed": self.config.seed,
+            "budget": self.config.schedules,
+            "verdict": self.verdict,
+            "schedules_run": self.schedules_run,
+            "exhausted": self.exhausted,
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "failure": self.failure.to_json() if self.failure else None,
+            "summary": self.summary(),
+        }
+
+
+# ------------------------------------------------------------------------- one schedule
+
+
+def _make_scheduler(cfg: dict[str, Any], index: int, k: int) -> Scheduler:
+    """Schedule ``index``'s scheduler.  ``portfolio`` alternates random (even indices) and
+    PCT (odd), as Coyote's default portfolio mixes strategies."""
+    seed = schedule_seed(cfg["seed"], index)
+    kind = cfg["scheduler"]
+    if kind == "portfolio":
+        kind = "random" if index % 2 == 0 else "pct"
+    if kind == "random":
+        return RandomScheduler(seed, switch_p=cfg["switch_p"])
+    return PCTScheduler(seed, depth=cfg["depth"], steps_estimate=k)
+
+
+def _record(index: int, seed: int, r: RunResult) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "index": index,
+        "seed": seed,
+        "outcome": str(r.outcome),
+        "steps": r.stats.steps,
+        "preemptions": r.stats.preemptions,
+    }
+    if r.failed and r.violation is not None:
+        v = r.violation
+        rec.update(
+            {
+                "signature": v.signature,
+                "oracle": v.oracle,
+                "kind": v.kind,
+                "message": v.message,
+                "decisions": pack_decisions(r.decision_list),
+            }
+        )
+    return rec
+
+
+def _run_chunk(
+    spec_json: dict[str, Any], cfg: dict[str, Any], indices: list[int], k: int
+) -> list[dict[str, Any]]:
+    """Run schedules ``indices`` (in a worker process or inline)."""
+    spec = spec_from_json(spec_json)
+    out = []
+    with quiet_gc():
+        for i in indices:
+            r = _run_one(spec, _make_scheduler(cfg, i, k))
+            out.append(_record(i, schedule_seed(cfg["seed"], i), r))
+            if r.failed and cfg["stop_at_first"]:
+                break
+    return out
+
+
+def _run_one(spec: RunSpec, sched: Scheduler) -> RunResult:
+    async def go() -> RunResult:
+        return await run_spec_async(spec, sched, record_trace=False)
+
+    return trio.run(go)
+
+
+# ------------------------------------------------------------------------- the campaign
+
+
+class _Sink:
+    """The JSONL stream: header + one line per schedule, flushed as it goes."""
+
+    def __init__(self, path: pathlib.Path | None, header: dict[str, Any], resume: bool) -> None:
+        self.path = path
+        self.done: dict[int, dict[str, Any]] = {}
+        self._fh: Any = None
+        if path is None:
+            return
+        if resume and path.exists():
+            self._load(path, header)
+            self._fh = path.open("a", encoding="utf-8")
+            return
+        if path.exists() and not resume:
+            raise BadInput(f"{path} exists; use --resume to continue it or --force to replace it")
+        self._fh = path.open("w", encoding="utf-8")
+        self._write({"campaign": header})
+
+    def _load(self, path: pathlib.Path, header: dict[str, Any]) -> None:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        try:
+            first = json.loads(lines[0]) if lines else None
+        except json.JSONDecodeError:
+            first = None
+        if not isinstance(first, dict) or "campaign" not in first:
+            raise BadInput(f"{path} is not a pcptrio campaign file (no header line)")
+        if first["campaign"] != header:
+            raise BadInput(
+                f"{path} was written by a different campaign (scenario, design, parameters, "
+                "scheduler, seed or budget differ); refusing to mix results"
+            )
+        for ln in lines[1:]:
+            try:
+                rec = json.loads(ln)
+            except json.JSONDecodeError:
+                continue  # a line cut short by the interruption: that schedule runs again
+            if isinstance(rec, dict) and isinstance(rec.get("index"), int):
+                self.done[rec["index"]] = rec
+
+    def _write(self, rec: dict[str, Any]) -> None:
+        if self._fh is not None:
+            self._fh.write(json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n")
+            self._fh.flush()
+
+    def add(self, rec: dict[str, Any]) -> None:
+        if rec["index"] not in self.done:
+            self.done[rec["index"]] = rec
+            self._write(rec)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _calibrate(cfg: CampaignConfig) -> int:
+    """PCT's step estimate: the length of schedule 0 under the random scheduler."""
+    if cfg.scheduler not in ("pct", "portfolio"):
+        return 1
+    sched = RandomScheduler(schedule_seed(cfg.seed, 0), switch_p=cfg.switch_p)
+    with quiet_gc():
+        r = _run_one(cfg.spec, sched)
+    return max(100, r.stats.steps)
+
+
+def _failure_from(rec: dict[str, Any], spec_json: dict[str, Any]) -> Failure:
+    return Failure(
+        rec["index"],
+        rec["seed"],
+        rec["signature"],
+        rec["oracle"],
+        rec.get("kind", ""),
+        rec.get("message", ""),
+        rec["steps"],
+        rec.get("preemptions", 0),
+        tuple(unpack_decisions(rec["decisions"])),
+        spec_json,
+    )
+
+
+def _chunks(indices: list[int], size: int) -> Iterable[list[int]]:
+    for i in range(0, len(indices), size):
+        yield indices[i : i + size]
+
+
+def explore(
+    cfg: CampaignConfig,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> CampaignResult:
+    """Run a campaign (see the module docstring).  ``progress(done, total)`` is called as
+    schedules finish."""
+    cfg = cfg.validate()
+    if cfg.scheduler == "dfs":
+        return _explore_dfs(cfg, progress)
+    spec_json = cfg.spec.to_json()
+    header = cfg.to_json()
+    sink = _Sink(pathlib.Path(out) if out is not None else None, header, resume)
+    try:
+        k = _calibrate(cfg)
+        cdict = {
+            "scheduler": cfg.scheduler,
+            "seed": cfg.seed,
+            "depth": cfg.depth,
+            "switch_p": cfg.switch_p,
+            "stop_at_first": cfg.stop_at_first,
+        }
+        todo = [i for i in range(cfg.schedules) if i not in sink.done]
+        first_fail = _lowest_failure(sink.done) if cfg.stop_at_first else None
+        if first_fail is not None:
+            todo = [i for i in todo if i < first_fail]
+        total = cfg.schedules
+        if progress is not None:
+            progress(len(sink.done), total)
+        if cfg.jobs == 1 or len(todo) <= 1:
+            for chunk in _chunks(todo, 1):
+                if first_fail is not None and chunk[0] > first_fail:
+                    break
+                for rec in _run_chunk(spec_json, cdict, chunk, k):
+                    sink.add(rec)
+                    if "signature" in rec and cfg.stop_at_first:
+                        first_fail = (
+                            rec["index"] if first_fail is None else min(first_fail, rec["index"])
+                        )
+                if progress is not None:
+                    progress(len(sink.done), total)
+        else:
+            first_fail = _parallel(cfg, spec_json, cdict, todo, k, sink, first_fail, progress)
+        return _result(cfg, sink.done, spec_json)
+    finally:
+        sink.close()
+
+
+def _lowest_failure(done: dict[int, dict[str, Any]]) -> int | None:
+    fails = [i for i, r in done.items() if "signature" in r]
+    return min(fails) if fails else None
+
+
+def _parallel(
+    cfg: CampaignConfig,
+    spec_json: dict[str, Any],
+    cdict: dict[str, Any],
+    todo: list[int],
+    k: int,
+    sink: _Sink,
+    first_fail: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> int | None:
+    size = max(1, min(8, len(todo) // (cfg.jobs * 4) or 1))
+    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with cf.ProcessPoolExecutor(max_workers=cfg.jobs, mp_context=ctx) as pool:
+        pending: dict[cf.Future[list[dict[str, Any]]], list[int]] = {}
+        it = iter(list(_chunks(todo, size)))
+
+        def submit() -> bool:
+            for chunk in it:
+                if first_fail is not None and chunk[0] > first_fail:
+                    continue
+                pending[pool.submit(_run_chunk, spec_json, cdict, chunk, k)] = chunk
+                return True
+            return False
+
+        for _ in range(cfg.jobs * 2):
+            if not submit():
+                break
+        while pending:
+            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                pending.pop(fut)
+                for rec in fut.result():
+                    sink.add(rec)
+                    if "signature" in rec and cfg.stop_at_first:
+                        i = rec["index"]
+                        first_fail = i if first_fail is None else min(first_fail, i)
+                if progress is not None:
+                    progress(len(sink.done), cfg.schedules)
+                submit()
+            if first_fail is not None:
+                for fut, chunk in list(pending.items()):
+                    if chunk[0] > first_fail and fut.cancel():
+                        pending.pop(fut)
+    return first_fail
+
+
+def _result(
+    cfg: CampaignConfig, done: dict[int, dict[str, Any]], spec_json: dict[str, Any]
+) -> CampaignResult:
+    first = _lowest_failure(done) if cfg.stop_at_first else None
+    considered = [r for i, r in sorted(done.items()) if first is None or i <= first]
+    outcomes: dict[str, int] = {}
+    for r in considered:
+        outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
+    failure = None
+    if cfg.stop_at_first:
+        if first is not None:
+            failure = _failure_from(done[first], spec_json)
+    else:
+        fails = _lowest_failure(done)
+        if fails is not None:
+            failure = _failure_from(done[fails], spec_json)
+    return CampaignResult(
+        cfg,
+        "found" if failure is not None else "not-found",
+        len(considered),
+        failure,
+        outcomes,
+    )
+
+
+def _explore_dfs(
+    cfg: CampaignConfig, progress: Callable[[int, int], None] | None
+) -> CampaignResult:
+    spec_json = cfg.spec.to_json()
+    sched = DFSScheduler(max_preemptions=cfg.max_preemptions)
+    outcomes: dict[str, int] = {}
+    failure = None
+    runs = 0
+    with quiet_gc():
+        while runs < cfg.schedules and not sched.exhausted:
+            r = _run_one(cfg.spec, sched)
+            runs += 1
+            outcomes[str(r.outcome)] = outcomes.get(str(r.outcome), 0) + 1
+            if progress is not None:
+                progress(runs, cfg.schedules)
+            if r.failed and failure is None:
+                failure = _failure_from(_record(runs - 1, 0, r), spec_json)
+                if cfg.stop_at_first:
+                    break
+    return CampaignResult(
+        cfg,
+        "found" if failure is not None else "not-found",
+        runs,
+        failure,
+        outcomes,
+        exhausted=sched.exhausted,
+    )
