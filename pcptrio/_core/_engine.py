@@ -229,8 +229,8 @@ class Engine:
         if self.step >= self.max_steps:
             self._finish_budget("steps")
             raise RunOver
-        if a.bound is not None and a.cpu != a.bound:
-            self._take_off(a)  # rebound elsewhere (or its CPU went away) while running
+        if a.bound is not None and a.cpu != a.bound and not (a.preempt_count or a.irq_disabled):
+            self._take_off(a)  # rebound elsewhere while running: moves at a preemptible point
         if self._dirty:
             self._candidates()
         cands = self._cands
@@ -530,7 +530,15 @@ class Engine:
         """Rebind ``a`` to ``cpu`` (``None``: unbound).  It leaves a CPU it may no longer use."""
         self._check_cpu(cpu)
         a.bound = cpu
-        if a.cpu is not None and cpu is not None and a.cpu != cpu and a is not self._cur:
+        # Like set_cpus_allowed_ptr(): the move goes through the stopper, which cannot run
+        # while the actor has preemption or IRQs off; it then happens at a preemptible point.
+        if (
+            a.cpu is not None
+            and cpu is not None
+            and a.cpu != cpu
+            and a is not self._cur
+            and not (a.preempt_count or a.irq_disabled)
+        ):
             self._take_off(a)
         self._dirty = True
 

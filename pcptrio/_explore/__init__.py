@@ -1,5 +1,8 @@
 """L3 — exploration: single runs and tokens, campaigns, shrinking, the hazard matrix."""
 
+from ._bench import BenchCell as BenchCell
+from ._bench import BenchResult as BenchResult
+from ._bench import run_bench as run_bench
 from ._campaign import SCHEDULERS as SCHEDULERS
 from ._campaign import CampaignConfig as CampaignConfig
 from ._campaign import CampaignResult as CampaignResult

@@ -269,6 +269,12 @@ class _Sink:
             return
         if resume and path.exists():
             self._load(path, header)
+            # A kill during a write leaves a partial last line: cut it before appending.
+            raw = path.read_bytes()
+            end = raw.rfind(b"\n") + 1
+            if end != len(raw):
+                with path.open("r+b") as fh:
+                    fh.truncate(end)
             self._fh = path.open("a", encoding="utf-8")
             return
         if path.exists() and not resume:

@@ -319,4 +319,27 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             }
         ],
     },
+    {
+        "name": "bench-drain",
+        "title": "drain latency: fill every CPU's PCP, then one global drain, in rounds",
+        "description": (
+            "Every CPU leaves pages on its PCP, the pools are warm, then a reclaimer calls "
+            "drain_all_pages(NULL); repeated. What pcptrio bench measures."
+        ),
+        "oracles": [],
+        "min_cpus": 1,
+        "params": {**_PCP, "fill": 8, "rounds": 3},
+        "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 3, "max_steps": 2000000},
+        "phases": [
+            {"actors": [{"kind": "wq-warmup"}]},
+            {
+                "repeat": "$rounds",
+                "phases": [
+                    {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
+                    {"actors": [{"kind": "drain", "cpu": 0, "times": 1, "name": "reclaimer"}]},
+                ],
+            },
+        ],
+    },
 ]

@@ -1,0 +1,40 @@
+"""The expected hazard matrix of spec/hazards.md (test data: the library never sees it)."""
+
+from __future__ import annotations
+
+DESIGNS = ("ipi", "wq-rfc", "wq-hotplug", "wq-4.11", "wq-5.0", "remote-6.0", "remote-6.11")
+
+# scenario -> row, in DESIGNS order: F found, . not found, n/a
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "ipi-vs-preempt-pcp": ("F", ".", ".", ".", ".", "n/a", "n/a"),
+    "drain-storm": ("F", "F", "F", ".", ".", ".", "."),
+    "shared-mask-race": ("F", "F", "F", ".", ".", ".", "."),
+    "offline-during-drain": (".", "F", ".", ".", ".", ".", "."),
+    "hotplug-lock-abba": (".", ".", "F", ".", ".", ".", "."),
+    "no-rescuer-under-pressure": (".", "F", "F", ".", ".", ".", "."),
+    "drain-from-kworker": (".", "F", "F", "F", ".", ".", "."),
+    "hog-in-pool": (".", "F", "F", "F", "F", ".", "."),
+    "count-race": ("F", "F", "F", "F", "F", "F", "."),
+}
+
+# The oracle(s) each hazard's failure shows up under.
+ORACLES: dict[str, set[str]] = {
+    "ipi-vs-preempt-pcp": {"pcp-exclusive", "page-conservation"},
+    "drain-storm": {"disturbance-bound"},
+    "shared-mask-race": {"drain-completeness"},
+    "offline-during-drain": {"pcp-exclusive", "page-conservation"},
+    "hotplug-lock-abba": {"deadlock"},
+    "no-rescuer-under-pressure": {"liveness", "deadlock"},
+    "drain-from-kworker": {"drain-completeness"},
+    "hog-in-pool": {"wq-watchdog", "liveness"},
+    "count-race": {"drain-completeness"},
+}
+
+
+def cells(verdict: str | None = None) -> list[tuple[str, str, str]]:
+    out = []
+    for scenario, row in EXPECTED.items():
+        for design, v in zip(DESIGNS, row, strict=True):
+            if verdict is None or v == verdict:
+                out.append((scenario, design, v))
+    return out
