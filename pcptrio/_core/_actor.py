@@ -1,9 +1,9 @@
 """Actors: the simulated threads of control, and the CPUs they run on.
 
 An :class:`Actor` is one trio task registered with the engine under a stable human name
-(``cpu2/kworker:0``, ``drainer#1``, ``ipi:cpu3#7``).  A :class:`CPU` runs at most one actor at
-a time (``curr``); an interrupt pushes ``curr`` onto the CPU's interrupt stack and runs on top
-of it until it returns.
+(``kworker/2:0``, ``drainer#1``, ``ipi:drainer#1->cpu3``, ``cpu1/churn``).  A :class:`CPU`
+runs at most one actor at a time (``curr``); an interrupt pushes ``curr`` onto the CPU's
+interrupt stack and runs on top of it until it returns.
 
 Nothing here decides anything: the engine reads these fields to build the set of actors that
 may take the next step.

@@ -77,6 +77,7 @@ class SpinLock:
         await e.block(self, "spin_wait", holds_cpu=True)
         if self.owner is not a:  # pragma: no cover - hand-over invariant
             raise ModelError(f"spinlock {self.name} woke {a.name} without handing it over")
+        e.emit("lock_acquired", lock=self.name)
 
     async def lock_irqsave(self) -> int:
         """``spin_lock_irqsave``: IRQs off first, then the lock; returns ``flags``."""
@@ -93,8 +94,10 @@ class SpinLock:
         if self.owner is None:
             self.owner = a
             self.acquisitions += 1
+            e.emit("trylock_result", lock=self.name, ok=True)
             return True
         e.preempt_enable()
+        e.emit("trylock_result", lock=self.name, ok=False)
         return False
 
     def _release(self) -> None:
@@ -155,15 +158,17 @@ class Mutex:
         await e.block(self, "mutex_wait")
         if self.owner is not a:  # pragma: no cover - hand-over invariant
             raise ModelError(f"mutex {self.name} woke {a.name} without handing it over")
+        e.emit("lock_acquired", lock=self.name)
 
     async def trylock(self) -> bool:
         """``mutex_trylock``: True if the mutex was free and is now ours."""
         e = self.engine
         await e.point("mutex_trylock", lock=self.name)
-        if self.owner is None:
+        ok = self.owner is None
+        if ok:
             self.owner = e.current
-            return True
-        return False
+        e.emit("trylock_result", lock=self.name, ok=ok)
+        return ok
 
     async def unlock(self) -> None:
         """``mutex_unlock``: hand the mutex to the oldest waiter, if any."""

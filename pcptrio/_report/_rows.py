@@ -1,0 +1,114 @@
+"""Per-step samples of machine state, for the interleaving table and the Perfetto counters.
+
+The trace says what each step *did*; a kernel developer reading a failure also wants to see
+what each CPU *looked like* at that moment: who was running there, how many pages sat on its
+PCP lists, how many works were waiting in its normal worker pool.  That state is not in the
+trace (recording it on every step would bloat the canonical stream and its hash), so a
+:class:`RowCollector` samples it through an engine step hook while a run is *replayed*::
+
+    r = await run_spec_async(spec, RandomScheduler(0))            # the exploring run
+    collector = RowCollector()
+    r2 = await run_spec_async(spec, ReplayScheduler(r.decision_list), observer=collector.attach)
+    print(failure_report(r2, rows=collector.rows))
+
+Sampling only reads the machine: the replayed run takes the same decisions and produces the
+same trace bytes as the original one.  A step hook fires right after the step's record was
+appended, so ``engine.trace[-1]`` is that step's point (or block) record; events that the step
+merely ``emit``-s afterwards (``work_end``, ``flush_done``, ``exit``...) share its step number
+and are attached to the row by the report, from the trace.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from .._kernel import Machine
+
+__all__ = ["CpuCell", "RowCollector", "StepRow", "collect_rows"]
+
+
+@attrs.frozen
+class CpuCell:
+    """One CPU at one step: who runs there (``None``: idle), whether it is online, the pages
+    on its PCP lists (all zones) and the works pending on its normal pool's worklist."""
+
+    actor: str | None
+    online: bool
+    pcp: int
+    pending: int
+
+
+@attrs.frozen
+class StepRow:
+    """The machine right after step ``step``: the step's actor, CPU and event, every CPU's
+    :class:`CpuCell`, and each zone's free (buddy) pages, in ``m.zones`` order."""
+
+    step: int
+    t_ns: int
+    actor: str
+    cpu: int | None
+    event: str
+    cpus: tuple[CpuCell, ...]
+    zones_free: tuple[int, ...] = ()
+
+
+@attrs.define
+class RowCollector:
+    """Collects one :class:`StepRow` per step of the machine it is attached to.
+
+    Pass ``collector.attach`` as the ``observer`` of ``run_spec_async`` (or call it with a
+    :class:`~pcptrio._kernel.Machine` before ``m.run``); read ``collector.rows`` afterwards.
+    One collector observes one run.
+    """
+
+    rows: list[StepRow] = attrs.field(factory=list)
+    #: Zone names in ``m.zones`` order (the labels of ``StepRow.zones_free``).
+    zone_names: tuple[str, ...] = ()
+    nr_cpus: int = 0
+    _attached: bool = False
+
+    def attach(self, m: Machine) -> None:
+        """Install the sampling step hook on ``m.engine``."""
+        if self._attached:
+            raise RuntimeError("a RowCollector observes one run; make a new one")
+        self._attached = True
+        self.zone_names = tuple(z.name for z in m.zones)
+        self.nr_cpus = m.nr_cpus
+        e = m.engine
+        cpus = e.cpus
+        zones = list(m.zones)
+        normal_pools = [m.wq.cpu_pools[c][0] for c in range(m.nr_cpus)]
+        rows = self.rows
+        trace = e.trace
+
+        def sample() -> None:
+            cells = tuple(
+                CpuCell(
+                    cpu.curr.name if cpu.curr is not None else None,
+                    cpu.online,
+                    sum(z.pcp[c].count for z in zones),
+                    len(normal_pools[c].worklist),
+                )
+                for c, cpu in enumerate(cpus)
+            )
+            free = tuple(z.nr_free for z in zones)
+            if trace and trace[-1][0] == e.step:
+                step, t_ns, actor, cpu_id, event, _ = trace[-1]
+            else:  # record_trace=False: the engine still knows who stepped
+                a = e.current_or_none
+                step, t_ns, event = e.step, e.now, ""
+                actor = a.name if a is not None else "-"
+                cpu_id = a.cpu if a is not None else None
+            rows.append(StepRow(step, t_ns, actor, cpu_id, event, cells, free))
+
+        e.add_step_hook(sample)
+
+
+def collect_rows(m: Machine) -> list[StepRow]:
+    """Attach a :class:`RowCollector` to ``m``; the returned list fills up as ``m`` runs."""
+    c = RowCollector()
+    c.attach(m)
+    return c.rows
