@@ -56,6 +56,7 @@ from ._drain import DrainDesign as DrainDesign
 from ._drain import build_cpus_with_pcps as build_cpus_with_pcps
 from ._drain import design_names as design_names
 from ._drain import flush_in_nursery as flush_in_nursery
+from ._drain import install_design as install_design
 from ._drain import register_design as register_design
 from ._drain import resolve_design as resolve_design
 from ._explore import CampaignConfig as CampaignConfig

@@ -18,7 +18,7 @@ import attrs
 
 from .._kernel import Machine, Protection, Zone
 
-__all__ = ["DrainDesign", "DrainFn", "SetupFn", "install"]
+__all__ = ["DrainDesign", "DrainFn", "SetupFn", "install_design"]
 
 DrainFn = Callable[[Machine, Zone | None, bool], Awaitable[None]]
 SetupFn = Callable[[Machine], None]
@@ -50,6 +50,9 @@ class DrainDesign:
     summary: str = ""
     commits: tuple[str, ...] = ()
     setup: SetupFn = _no_setup
+    #: How to find this design again (a registered name or ``package.module:attribute``):
+    #: what a replay token records.  Filled in by :func:`resolve_design`.
+    ref: str | None = attrs.field(default=None, eq=False)
 
     @property
     def default_era(self) -> Protection:
@@ -59,7 +62,7 @@ class DrainDesign:
         return era in self.eras
 
 
-def install(m: Machine, design: DrainDesign) -> None:
+def install_design(m: Machine, design: DrainDesign) -> None:
     """Make ``design`` the machine's drain_all_pages() (before the run starts)."""
     design.setup(m)
     m.drain_design = design.drain_all_pages

@@ -15,7 +15,11 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import os
+import sys
 from typing import Any
+
+import attrs
 
 from .._core import BadInput
 from .._kernel import Protection
@@ -27,7 +31,13 @@ from ._wq_411 import WQ_411
 from ._wq_hotplug import WQ_HOTPLUG
 from ._wq_rfc import WQ_RFC
 
-__all__ = ["BUILTIN_DESIGNS", "design_names", "register_design", "resolve_design"]
+__all__ = [
+    "BUILTIN_DESIGNS",
+    "design_names",
+    "design_ref",
+    "register_design",
+    "resolve_design",
+]
 
 #: The designs of ``spec/hazards.md``, in kernel-history order.
 BUILTIN_DESIGNS: tuple[DrainDesign, ...] = (
@@ -73,8 +83,38 @@ def _from_object(spec: str, obj: Any) -> DrainDesign:
     )
 
 
+def _module_ref(d: DrainDesign) -> str | None:
+    """``module:attr`` of an importable module attribute holding ``d``, if there is one."""
+    mod_name = getattr(d.drain_all_pages, "__module__", None)
+    mod = sys.modules.get(mod_name) if mod_name else None
+    if mod is not None and mod_name != "__main__":
+        for attr, value in vars(mod).items():
+            if value is d:
+                return f"{mod_name}:{attr}"
+    return None
+
+
+def design_ref(d: DrainDesign) -> str:
+    """A reference that resolves ``d`` again (tokens and worker processes use it): its
+    ``ref``, its registered name, or the module attribute that holds it; otherwise it is
+    registered under its name (valid in this process only)."""
+    if d.ref is not None:
+        return d.ref
+    if _registry.get(d.name) is d:
+        return d.name
+    found = _module_ref(d)
+    if found is not None:
+        return found
+    register_design(d)
+    return d.name
+
+
 def resolve_design(spec: str | DrainDesign) -> DrainDesign:
-    """The design named ``spec`` (a registered name or ``package.module:attribute``)."""
+    """The design named ``spec``: a registered name or ``package.module:attribute``.
+
+    Registered designs and module attributes come back as the very object; a design built
+    here (from a bare function or a factory) carries ``ref`` so :func:`design_ref` finds it
+    again."""
     if isinstance(spec, DrainDesign):
         return spec
     d = _registry.get(spec)
@@ -84,11 +124,24 @@ def resolve_design(spec: str | DrainDesign) -> DrainDesign:
         mod_name, _, attr = spec.partition(":")
         try:
             mod = importlib.import_module(mod_name)
-        except ImportError as exc:
-            raise BadInput(f"cannot import design module {mod_name!r}: {exc}") from None
+        except ImportError as first:
+            # A design file in the current directory, as `python -m` would find it.
+            cwd = os.getcwd()
+            if cwd in sys.path:
+                raise BadInput(f"cannot import design module {mod_name!r}: {first}") from None
+            sys.path.append(cwd)
+            try:
+                mod = importlib.import_module(mod_name)
+            except ImportError as exc:
+                raise BadInput(f"cannot import design module {mod_name!r}: {exc}") from None
+            finally:
+                sys.path.remove(cwd)
         if not hasattr(mod, attr):
             raise BadInput(f"module {mod_name!r} has no attribute {attr!r}")
-        return _from_object(spec, getattr(mod, attr))
+        found = _from_object(spec, getattr(mod, attr))
+        if found.ref is None and _module_ref(found) is None:
+            found = attrs.evolve(found, ref=spec)
+        return found
     close = difflib.get_close_matches(spec, list(_registry), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise BadInput(

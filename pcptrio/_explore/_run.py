@@ -25,7 +25,7 @@ from .._core import (
     decode_token,
     encode_token,
 )
-from .._drain import DrainDesign, install, resolve_design
+from .._drain import DrainDesign, design_ref, install_design, resolve_design
 from .._kernel import Machine, Protection
 from .._scenarios import ScenarioDef, parse_scenario, resolve_scenario, run_actor
 from .._version import __version__
@@ -57,7 +57,7 @@ class RunSpec:
         return {
             "pcptrio": __version__,
             "scenario": scen,
-            "design": self.design.name,
+            "design": design_ref(self.design),
             "params": dict(self.params),
             "strict": self.strict,
         }
@@ -127,7 +127,7 @@ async def run_spec_async(
     )
     m.fail_page_alloc = faults["fail_page_alloc"]
     m.percpu.atomic_fail_p = faults["pcpu_atomic_fail"]
-    install(m, spec.design)
+    install_design(m, spec.design)
     opts = s.oracle_options(p)
     oracles = list(s.oracles)
     if spec.strict:
