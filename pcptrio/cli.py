@@ -293,6 +293,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         observer=coll.attach,
         logger=trace_logger() if args.log_level == "debug" else None,
     )
+    if r.outcome is Outcome.ERROR and (r.error or "").startswith("replay drift"):
+        # The token no longer fits this code: bad input, said once, and no files written.
+        raise BadInput(
+            f"{r.error}; the token was recorded by other model code "
+            "(--lenient follows it where it fits)"
+        )
     report = None
     if r.failed:
         report = failure_report(r, rows=coll.rows, replay_cmd=f"pcptrio replay {token}")
@@ -463,7 +469,12 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    cpus = [int(x) for x in _split(args.cpus_list) or []] or list(DEFAULT_CPUS)
+    try:
+        cpus = [int(x) for x in _split(args.cpus_list) or []] or list(DEFAULT_CPUS)
+    except ValueError:
+        raise BadInput(
+            f"--cpus-list expects comma-separated integers, got {args.cpus_list!r}"
+        ) from None
     for n in cpus:
         if n < 1 or n > 512:
             raise BadInput(f"--cpus-list values must be between 1 and 512, got {n}")
@@ -683,13 +694,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help and --version: argparse printed them
+            return int(done.code or 0)
         if getattr(args, "func", None) is None:
             parser.print_help()
             return EXIT_OK
         if hasattr(args, "log_format"):
             configure_logging(args.log_format, args.log_level)
-        for name in ("cpus", "schedules", "jobs", "budget", "seeds", "shrink_budget"):
+        for name in ("cpus", "schedules", "jobs", "budget", "seeds", "shrink_budget", "incs"):
             v = getattr(args, name, None)
             if v is not None and v < 1:
                 raise BadInput(f"--{name.replace('_', '-')} must be at least 1, got {v}")
@@ -698,6 +712,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sw = getattr(args, "switch_p", 0.0)
         if not 0.0 <= sw <= 1.0:
             raise BadInput(f"--switch-p must be within [0, 1], got {sw}")
+        _check_outputs(args)
         return int(args.func(args))
     except BadInput as exc:
         prog = exc.prog if isinstance(exc, _UsageError) else "pcptrio"
@@ -706,6 +721,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pcptrio: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`pcptrio matrix --json | head`): exit quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse existing output files before any work is done (the write checks again)."""
+    if getattr(args, "force", False):
+        return
+    for name in ("trace", "perfetto", "plot", "out"):
+        path = getattr(args, name, None)
+        if name == "out" and getattr(args, "resume", None):
+            continue
+        if path and pathlib.Path(path).exists():
+            hint = (
+                f"use --resume {path} to continue it or --force"
+                if name == "out" and (args.func is cmd_explore)
+                else "use --force to replace it"
+            )
+            raise BadInput(f"{path} exists; {hint}")
 
 
 if __name__ == "__main__":  # pragma: no cover

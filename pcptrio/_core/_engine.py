@@ -67,6 +67,7 @@ from ._waitgraph import build_wait_graph
 __all__ = ["INHERIT", "Engine", "RunOver", "Waitable", "current_engine"]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 
 RUNNABLE = ActorState.RUNNABLE
 BLOCKED = ActorState.BLOCKED
@@ -119,6 +120,18 @@ class _Sleep:
 
 def _abort(_: Any) -> Abort:
     return Abort.SUCCEEDED
+
+
+def _first_leaf(exc: BaseException, kind: type[E]) -> E | None:
+    """``exc`` itself, or the first exception of type ``kind`` inside the exception groups
+    trio nurseries wrap errors in (a model error raised inside an engine nursery)."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first_leaf(inner, kind)
+            if found is not None:
+                return found
+        return None
+    return exc if isinstance(exc, kind) else None
 
 
 class Engine:
@@ -663,10 +676,13 @@ class Engine:
         except BaseException as exc:  # model code crashed: the run ends with outcome error
             if self.finished:
                 return
-            text = "".join(traceback.format_exception(exc))
-            self.error = f"{a.name} raised {type(exc).__name__}: {exc}\n{text}"
-            if isinstance(exc, ReplayDrift):
-                self.error = str(exc)
+            drift = _first_leaf(exc, ReplayDrift)
+            if drift is not None:
+                self.error = str(drift)
+            else:
+                leaf = _first_leaf(exc, BaseException) or exc
+                text = "".join(traceback.format_exception(exc))
+                self.error = f"{a.name} raised {type(leaf).__name__}: {leaf}\n{text}"
             self._finish(Outcome.ERROR)
 
     def _exit(self, a: Actor) -> None:

@@ -8,6 +8,7 @@ the scenario by name, or whole when it came from a TOML file), so a token is sel
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +69,7 @@ class RunSpec:
 
 
 def make_run_spec(
-    scenario: str | ScenarioDef,
+    scenario: str | os.PathLike[str] | ScenarioDef,
     design: str | DrainDesign,
     params: dict[str, Any] | None = None,
     *,
@@ -90,11 +91,11 @@ def spec_from_json(spec: dict[str, Any]) -> RunSpec:
             scenario = parse_scenario(scen["def"], "scenario carried by the token")
         else:
             scenario = resolve_scenario(str(scen))
+        params = spec["params"]
+        if not isinstance(params, dict):
+            raise TokenError("replay token has a malformed run spec (params is not a table)")
         return make_run_spec(
-            scenario,
-            str(spec["design"]),
-            dict(spec["params"]),
-            strict=bool(spec.get("strict", False)),
+            scenario, str(spec["design"]), params, strict=bool(spec.get("strict", False))
         )
     except (KeyError, TypeError) as exc:
         raise TokenError(f"replay token has an incomplete run spec (missing {exc})") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 
 from .._core import BadInput
 from ._builtin import BUILTIN_SCENARIOS
@@ -30,10 +31,11 @@ def scenario_names() -> list[str]:
     return [s.name for s in builtin_scenarios()]
 
 
-def resolve_scenario(spec: str | ScenarioDef) -> ScenarioDef:
+def resolve_scenario(spec: str | os.PathLike[str] | ScenarioDef) -> ScenarioDef:
     """A built-in by name, or a user scenario from a ``.toml`` file."""
     if isinstance(spec, ScenarioDef):
         return spec
+    spec = os.fspath(spec)
     for s in builtin_scenarios():
         if s.name == spec:
             return s

@@ -156,7 +156,7 @@ class ScenarioDef:
                 raise _err(self.source, where, f"refers to unknown parameter {value!r}")
             return p[key]
         if isinstance(value, list):
-            return [self._subst(v, p, where) for v in value]
+            return [self._subst(v, p, f"{where}[{j}]") for j, v in enumerate(value)]
         if isinstance(value, dict):
             return {k: self._subst(v, p, f"{where}.{k}") for k, v in value.items()}
         return value
@@ -206,20 +206,31 @@ class ScenarioDef:
                 raise _err(
                     self.source, where, f"expected {{name, pages, high?, batch?}} ({exc})"
                 ) from None
-        params = MachineParams(
-            cpus=int(p["cpus"]),
-            zones=tuple(zones),
-            protection=era,
-            costs=Costs(),
-            mm_percpu_wq=bool(mach.get("mm_percpu_wq", True)),
-            watchdog_thresh_ns=int(mach.get("watchdog_thresh_ms", 30000)) * MSEC,
-            pcp_batch_scale_max=int(mach.get("pcp_batch_scale_max", 5)),
-            percpu_populated=int(mach.get("percpu_populated", 64)),
-        ).validate()
-        faults = {
-            "fail_page_alloc": float(mach.get("fail_page_alloc", 0.0)),
-            "pcpu_atomic_fail": float(mach.get("pcpu_atomic_fail", 0.0)),
-        }
+        try:
+            params = MachineParams(
+                cpus=int(p["cpus"]),
+                zones=tuple(zones),
+                protection=era,
+                costs=Costs(),
+                mm_percpu_wq=bool(mach.get("mm_percpu_wq", True)),
+                watchdog_thresh_ns=int(mach.get("watchdog_thresh_ms", 30000)) * MSEC,
+                pcp_batch_scale_max=int(mach.get("pcp_batch_scale_max", 5)),
+                percpu_populated=int(mach.get("percpu_populated", 64)),
+            )
+            faults = {
+                "fail_page_alloc": float(mach.get("fail_page_alloc", 0.0)),
+                "pcpu_atomic_fail": float(mach.get("pcpu_atomic_fail", 0.0)),
+            }
+        except (TypeError, ValueError) as exc:
+            raise _err(self.source, "machine", f"expected numbers ({exc})") from None
+        try:
+            params.validate()
+        except BadInput as exc:
+            where = "machine"
+            for i, z in enumerate(zones):
+                if str(exc).startswith(f"zone {z.name}:"):
+                    where = f"machine.zones[{i}]"
+            raise _err(self.source, where, str(exc)) from None
         for k, v in faults.items():
             if not 0.0 <= v <= 1.0:
                 raise _err(self.source, f"machine.{k}", f"must be a probability in [0, 1], got {v}")
@@ -250,10 +261,22 @@ class ScenarioDef:
                     if "phases" in ph:
                         walk(ph["phases"], f"{w}.phases")
                     else:
-                        out.append([dict(a) for a in ph["actors"]])
+                        out.append(
+                            [
+                                self._checked_actor(a, f"{w}.actors[{j}]")
+                                for j, a in enumerate(ph["actors"])
+                            ]
+                        )
 
         walk(self.data.get("phases", []), "phases")
         return out
+
+    def _checked_actor(self, a: dict[str, Any], where: str) -> dict[str, Any]:
+        """An actor after parameter substitution: counts, sizes and times are never negative."""
+        for k, v in a.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
+                raise _err(self.source, f"{where}.{k}", f"expected a value >= 0, got {v}")
+        return dict(a)
 
     def oracle_options(self, p: dict[str, Any]) -> dict[str, dict[str, Any]]:
         opts = self._subst(self.data.get("oracle_options", {}), p, "oracle_options")
@@ -380,4 +403,5 @@ def parse_scenario(data: dict[str, Any], source: str, *, builtin: bool = False) 
     s.budget(p)
     s.phases(p)
     s.oracle_options(p)
+    s.machine_params(p, s.protection or Protection.IRQ)
     return s
