@@ -40,6 +40,7 @@ from ._explore import (
     SCHEDULERS,
     CampaignConfig,
     MatrixResult,
+    RunSpec,
     explore,
     make_run_spec,
     run_bench,
@@ -257,13 +258,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _spec(args: argparse.Namespace) -> RunSpec:
+    """The run spec of ``run`` and ``explore``: scenario, design, --param and --cpus."""
     try:
-        spec = make_run_spec(
+        return make_run_spec(
             args.scenario, args.design, _params(args.param, args.cpus), strict=args.strict
         )
     except NotApplicable as exc:
         raise BadInput(f"{args.scenario} × {args.design} is not applicable: {exc}") from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    spec = _spec(args)
     logger = trace_logger() if args.log_level == "debug" else None
     r = run_spec(spec, _scheduler(args), logger=logger)
     coll = None
@@ -329,15 +335,8 @@ def _progress_bar(
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    try:
-        spec = make_run_spec(
-            args.scenario, args.design, _params(args.param, args.cpus), strict=args.strict
-        )
-    except NotApplicable as exc:
-        raise BadInput(f"{args.scenario} × {args.design} is not applicable: {exc}") from None
+    spec = _spec(args)
     out = args.resume or args.out
-    if args.out and pathlib.Path(args.out).exists() and not args.force and not args.resume:
-        raise BadInput(f"{args.out} exists; use --resume {args.out} to continue it or --force")
     if args.out and args.force and pathlib.Path(args.out).exists():
         pathlib.Path(args.out).unlink()
     cfg = CampaignConfig(

@@ -18,12 +18,11 @@ the campaign workers do (``pcptrio._core.quiet_gc``); ``--gc default`` leaves CP
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import trio
 import trio.testing
@@ -148,15 +147,6 @@ def bare(n: int) -> float:
     return (time.perf_counter() - t) / n
 
 
-@contextlib.contextmanager
-def _gc_mode(mode: str) -> Iterator[None]:
-    if mode == "tuned":
-        with quiet_gc():
-            yield
-    else:
-        yield
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=200_000)
@@ -178,7 +168,7 @@ def main() -> None:
         samples = []
         for _ in range(args.reps):
             gc.collect()
-            with _gc_mode(args.gc):
+            with quiet_gc(enabled=args.gc == "tuned"):
                 samples.append(fn(n))
         res[name] = {
             "median_ns": statistics.median(samples) * 1e9,

@@ -34,13 +34,11 @@ GC: ``--gc tuned`` (default) wraps each measured run in ``pcptrio._core.quiet_gc
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import trio
@@ -57,15 +55,6 @@ TARGET_RATIO = 1 / 20
 
 class BenchError(RuntimeError):
     """The emulator did not run the workload as expected (reported, never worked around)."""
-
-
-@contextlib.contextmanager
-def _gc_mode(mode: str) -> Iterator[None]:
-    if mode == "tuned":
-        with quiet_gc():
-            yield
-    else:
-        yield
 
 
 def _scheduler(args: argparse.Namespace, seed: int) -> Scheduler:
@@ -121,7 +110,7 @@ def run_emulator(args: argparse.Namespace, seed: int, settle: bool) -> dict[str,
         region["switches"] = e.switches - sw0
 
     gc.collect()
-    with _gc_mode(args.gc):
+    with quiet_gc(enabled=args.gc == "tuned"):
         result = trio.run(m.run, workload)
     if result.outcome != "ok":
         raise BenchError(f"emulator run ended {result.headline}\n{result.error or ''}")
@@ -197,7 +186,7 @@ def run_bare(args: argparse.Namespace) -> dict[str, Any]:
     helds: list[list[int]] = [[] for _ in range(cpus)]
     rng = range(K)
     gc.collect()
-    with _gc_mode(args.gc):
+    with quiet_gc(enabled=args.gc == "tuned"):
         t0 = time.perf_counter()
         for _ in range(cycles):
             for c in range(cpus):

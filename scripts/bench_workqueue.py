@@ -31,13 +31,12 @@ GC: ``--gc tuned`` (default) wraps each measured run in ``pcptrio._core.quiet_gc
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -52,15 +51,6 @@ TARGET_RATIO = 1.5
 
 class BenchError(RuntimeError):
     """The emulator did not run the workload as expected (reported, never worked around)."""
-
-
-@contextlib.contextmanager
-def _gc_mode(mode: str) -> Iterator[None]:
-    if mode == "tuned":
-        with quiet_gc():
-            yield
-    else:
-        yield
 
 
 def _scheduler(args: argparse.Namespace, seed: int) -> Scheduler:
@@ -82,7 +72,7 @@ def _run_machine(
     """Build and run a machine whose workload is ``body(m, out)``; check the run was ok."""
     out: dict[str, Any] = {}
     gc.collect()
-    with _gc_mode(args.gc):
+    with quiet_gc(enabled=args.gc == "tuned"):
         t0 = time.perf_counter()
         m = Machine(
             MachineParams(cpus=cpus, zones=(ZONE,)),
@@ -209,7 +199,7 @@ def simpy_roundtrip(args: argparse.Namespace) -> dict[str, Any]:
 
     env.process(_simpy_worker(store))
     gc.collect()
-    with _gc_mode(args.gc):
+    with quiet_gc(enabled=args.gc == "tuned"):
         env.run(until=env.process(requester()))
     return {"us_per_rt": out["secs"] / n * 1e6}
 
@@ -237,7 +227,7 @@ def simpy_all_cpus(args: argparse.Namespace, cpus: int, rounds: int) -> dict[str
     for store in stores:
         env.process(_simpy_worker(store))
     gc.collect()
-    with _gc_mode(args.gc):
+    with quiet_gc(enabled=args.gc == "tuned"):
         env.run(until=env.process(driver()))
     per_round = out["secs"] / rounds
     return {"us_per_round": per_round * 1e6, "us_per_cpu": per_round / cpus * 1e6}

@@ -17,8 +17,12 @@ __all__ = ["quiet_gc"]
 
 
 @contextlib.contextmanager
-def quiet_gc(threshold0: int = 50_000) -> Iterator[None]:
-    """Raise the generation-0 GC threshold inside the block (restored afterwards)."""
+def quiet_gc(threshold0: int = 50_000, *, enabled: bool = True) -> Iterator[None]:
+    """Raise the generation-0 GC threshold inside the block (restored afterwards); with
+    ``enabled=False`` leave it alone (benchmarks compare both)."""
+    if not enabled:
+        yield
+        return
     old = gc.get_threshold()
     gc.set_threshold(threshold0, old[1], old[2])
     try:
