@@ -111,22 +111,22 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "hazard": "H5",
         "title": "target CPU goes offline between mask and execution",
         "description": (
-            "Rounds of: the CPUs allocate and free, a reclaimer calls drain_all_pages(NULL), "
-            "and the last CPU goes down during that call and comes back 12 us later (longer "
-            "than a kworker wake-up). A drain work for it then runs on an unbound worker, "
-            "which may migrate. No drain starts "
-            "while the CPU is already down (a stale mask bit would be another trigger). "
-            "(Three CPUs at least: with two, the unbound worker has one CPU to run on.)"
+            "The CPUs allocate and free, a reclaimer calls drain_all_pages(NULL), and the last "
+            "CPU goes down during that call and comes back 12 us later (longer than a kworker "
+            "wake-up). A drain work for it then runs on an unbound worker, which may migrate. "
+            "One drain per run: the mask's bit of a CPU that is already down when a later "
+            "drain builds the mask is stale (for_each_online_cpu skips it), which is another "
+            "trigger, staged by offline-stale-mask. (Three CPUs at least: with two, the "
+            "unbound worker has one CPU to run on.)"
         ),
         "oracles": ["pcp-exclusive", "page-conservation"],
         "min_cpus": 3,
-        "params": {**_PCP, "ops": 150, "rounds": 6},
+        "params": {**_PCP, "ops": 150},
         "machine": {"zones": _ONE_ZONE},
         "budget": {"schedules": 100},
         "phases": [
             {"actors": [{"kind": "wq-warmup"}]},
             {
-                "repeat": "$rounds",
                 "actors": [
                     {"kind": "churn", "cpus": "all", "ops": "$ops", "think_ns": 30},
                     {"kind": "drain", "cpu": 0, "times": 1},
@@ -273,6 +273,49 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
                     {"kind": "drain", "cpu": 0, "times": "$drains", "gap_ns": 15000},
                 ]
             }
+        ],
+    },
+    {
+        "name": "offline-stale-mask",
+        "title": "a drain while a CPU is down, with its stale cpus_with_pcps bit",
+        "description": (
+            "Rounds of: a drain while every CPU is up (the last CPU's bit is set in the shared "
+            "mask), then the last CPU goes down and a second drain runs before it comes back. "
+            "for_each_online_cpu skips the offline CPU, so its bit stays set: work is queued "
+            "to the offline CPU and runs on an unbound worker, whether or not the design "
+            "holds the CPU hotplug lock; preempt_disable in the work function (v4.11 "
+            "drain_local_pages_wq) is what keeps it on one CPU."
+        ),
+        "oracles": ["pcp-exclusive", "page-conservation"],
+        "min_cpus": 3,
+        "params": {**_PCP, "ops": 150, "rounds": 3},
+        "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 100},
+        "phases": [
+            {"actors": [{"kind": "wq-warmup"}]},
+            {
+                "repeat": "$rounds",
+                "phases": [
+                    {
+                        "actors": [
+                            {"kind": "churn", "cpus": "all", "ops": 40, "think_ns": 30},
+                            {"kind": "drain", "cpu": 0, "times": 1},
+                        ]
+                    },
+                    {
+                        "actors": [
+                            {"kind": "churn", "cpus": "all", "ops": "$ops", "think_ns": 30},
+                            {
+                                "kind": "hotplug",
+                                "cpu": 0,
+                                "ops": ["down:last", "up:last"],
+                                "gap_ns": 30000,
+                            },
+                            {"kind": "drain", "cpu": 0, "times": 1, "delay_ns": 3000},
+                        ]
+                    },
+                ],
+            },
         ],
     },
     {
