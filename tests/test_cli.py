@@ -107,7 +107,7 @@ def test_list_text(capsys: pytest.CaptureFixture[str]) -> None:
     # every hazard scenario on its own row with its id and its parameters
     for s in hazard_scenarios():
         row = next(line for line in out.splitlines() if line.startswith(s.name + " "))
-        assert s.hazard in row
+        assert s.hazard is not None and s.hazard in row
         assert f"cpus={s.defaults['cpus']}" in row
         for k, v in s.defaults.items():
             assert f"{k}={v}" in row, (s.name, k)

@@ -191,7 +191,7 @@ def test_builtin_names_resolve_to_the_builtin_designs() -> None:
 @pytest.mark.usefixtures("user_designs_on_path")
 async def test_resolve_user_design_instance_and_factory() -> None:
     """`module:attr` naming a DrainDesign (or a factory of one) resolves and runs cleanly."""
-    import user_designs
+    import user_designs  # type: ignore[import-not-found]  # on sys.path via the fixture
 
     assert resolve_design("user_designs:USER_REMOTE") is user_designs.USER_REMOTE
     assert resolve_design("user_designs:make_design") is user_designs.USER_REMOTE

@@ -241,9 +241,9 @@ def test_na_cells_are_ruled_out_by_the_era() -> None:
 
 def test_matrix_with_the_same_seed_gives_identical_json() -> None:
     """Two matrix runs with one seed (and different process counts) give the same JSON."""
-    kw = {"budget": 6, "seed": 4, "shrink_budget": 10}
-    a = run_matrix(["ipi", "wq-4.11"], ["shared-mask-race", "drain-from-kworker"], jobs=1, **kw)
-    b = run_matrix(["ipi", "wq-4.11"], ["shared-mask-race", "drain-from-kworker"], jobs=2, **kw)
+    designs, hazards = ["ipi", "wq-4.11"], ["shared-mask-race", "drain-from-kworker"]
+    a = run_matrix(designs, hazards, budget=6, seed=4, shrink_budget=10, jobs=1)
+    b = run_matrix(designs, hazards, budget=6, seed=4, shrink_budget=10, jobs=2)
     assert json.dumps(a.to_json(), sort_keys=True) == json.dumps(b.to_json(), sort_keys=True)
     assert {c.verdict for c in a.cells} <= {"found", "not-found"}
 

@@ -136,7 +136,7 @@ def test_user_scenario_token_carries_the_scenario(tmp_path: pathlib.Path) -> Non
 
 def test_make_run_spec_accepts_a_path(tmp_path: pathlib.Path) -> None:
     path = pathlib.Path(write(tmp_path, HOT_REMOVE))
-    assert make_run_spec(path, "wq-4.11", {"cpus": 2}).scenario.name == "my-hot-remove"  # type: ignore[arg-type]
+    assert make_run_spec(path, "wq-4.11", {"cpus": 2}).scenario.name == "my-hot-remove"
 
 
 def test_protection_era_and_not_applicable(tmp_path: pathlib.Path) -> None:
