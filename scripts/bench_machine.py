@@ -36,12 +36,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import statistics
 import sys
 import time
 from typing import Any
 
 import trio
+from _benchutil import summarize
 
 from pcptrio._core import MSEC, ActorState, PCTScheduler, RandomScheduler, Scheduler, quiet_gc
 from pcptrio._kernel import Machine, MachineParams, ZoneSpec
@@ -210,21 +210,6 @@ def run_bare(args: argparse.Namespace) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- report
 
 
-def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in samples[0]:
-        vals = [s[key] for s in samples]
-        if isinstance(vals[0], float):
-            out[key] = {
-                "median": statistics.median(vals),
-                "min": min(vals),
-                "max": max(vals),
-            }
-        else:
-            out[key] = vals[0] if len(set(vals)) == 1 else vals
-    return out
-
-
 def _fmt_rate(x: float) -> str:
     return f"{x / 1e6:.2f} M/s" if x >= 1e6 else f"{x / 1e3:.1f} k/s"
 
@@ -256,7 +241,7 @@ def main() -> None:
         print(f"bench_machine: emulator misbehaved: {exc}", file=sys.stderr)
         sys.exit(1)
 
-    res = {name: _summary(samples) for name, samples in rows.items()}
+    res = {name: summarize(samples) for name, samples in rows.items()}
     bare_rate = res["bare python"]["pairs_per_s"]["median"]
     ratios = {
         f"{name} / bare python": res[name]["pairs_per_s"]["median"] / bare_rate

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable, Generator
@@ -41,6 +40,7 @@ from typing import Any
 
 import simpy
 import trio
+from _benchutil import summarize
 
 from pcptrio._core import PCTScheduler, RandomScheduler, Scheduler, quiet_gc
 from pcptrio._kernel import Machine, MachineParams, WorkStruct, ZoneSpec
@@ -236,17 +236,6 @@ def simpy_all_cpus(args: argparse.Namespace, cpus: int, rounds: int) -> dict[str
 # ----------------------------------------------------------------------------- report
 
 
-def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in samples[0]:
-        vals = [s[key] for s in samples]
-        if isinstance(vals[0], float):
-            out[key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
-        else:
-            out[key] = vals[0] if len(set(vals)) == 1 else vals
-    return out
-
-
 def _us(x: float) -> str:
     return f"{x / 1e3:8.2f} ms" if x >= 1e4 else f"{x:8.1f} µs"
 
@@ -286,7 +275,7 @@ def main() -> None:
         print(f"bench_workqueue: emulator misbehaved: {exc}", file=sys.stderr)
         sys.exit(1)
 
-    res = {name: _summary(samples) for name, samples in rows.items()}
+    res = {name: summarize(samples) for name, samples in rows.items()}
     rt_simpy = res["rt simpy"]["us_per_rt"]["median"]
     ratios: dict[str, float] = {
         "rt local / simpy": res["rt emulator local (cpu0->cpu0)"]["us_per_rt"]["median"] / rt_simpy,
