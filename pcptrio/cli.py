@@ -8,6 +8,7 @@ replace an existing file without ``--force``.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import pathlib
@@ -89,7 +90,7 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
         print(text)
 
 
-def write_file(path: str, content: str, force: bool) -> None:
+def write_file(path: str, content: str | bytes, force: bool) -> None:
     """Write ``content`` to ``path`` atomically; refuse to replace a file without force."""
     p = pathlib.Path(path)
     if p.exists() and not force:
@@ -99,8 +100,9 @@ def write_file(path: str, content: str, force: bool) -> None:
         raise BadInput(f"cannot write {p}: directory {parent} does not exist")
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(content)
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, p)
     except BaseException:
         if os.path.exists(tmp):
@@ -480,6 +482,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     designs = _split(args.designs)
     for d in designs or []:
         resolve_design(d)
+    plt = _pyplot() if args.plot else None  # a missing extra is bad input before the work
     res = run_bench(designs, cpus, seeds=args.seeds, seed=args.seed)
     data = res.to_json()
     rows = [
@@ -504,14 +507,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         f"\n\nlatency in virtual µs per drain_all_pages() call; emulator throughput "
         f"{tp['steps_per_s']} steps/s, {tp['page_ops_per_s']} page ops/s ({tp['wall_s']}s wall)"
     )
-    if args.plot:
-        _plot(res, args.plot, args.force)
+    if plt is not None:
+        write_file(args.plot, _plot_png(plt, res), args.force)
         text += f"\nplot written to {args.plot}"
     _emit(args, data, text)
     return EXIT_OK
 
 
-def _plot(res: Any, path: str, force: bool) -> None:
+def _pyplot() -> Any:
     try:
         import matplotlib  # noqa: PLC0415 - optional extra, only for --plot
 
@@ -519,8 +522,11 @@ def _plot(res: Any, path: str, force: bool) -> None:
         import matplotlib.pyplot as plt  # noqa: PLC0415 - optional extra, only for --plot
     except ImportError:
         raise BadInput("--plot needs matplotlib: pip install 'pcptrio[plot]'") from None
-    if pathlib.Path(path).exists() and not force:
-        raise BadInput(f"{path} exists; use --force to replace it")
+    return plt
+
+
+def _plot_png(plt: Any, res: Any) -> bytes:
+    """The latency-vs-CPUs plot of a bench result, as PNG bytes."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for d in dict.fromkeys(c.design for c in res.cells):
         cs = [c for c in res.cells if c.design == d]
@@ -531,9 +537,10 @@ def _plot(res: Any, path: str, force: bool) -> None:
     ax.set_ylabel("drain_all_pages() latency p50 (virtual µs)")
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
-    tmp = pathlib.Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
