@@ -11,11 +11,11 @@ import copy
 import json
 import pathlib
 import re
+from fractions import Fraction
 from typing import Any
 
 import pytest
 import structlog
-import trio
 
 import pcptrio
 from pcptrio._core import (
@@ -43,6 +43,7 @@ from pcptrio._report import (
     write_perfetto,
 )
 from pcptrio._scenarios import parse_scenario, resolve_scenario
+from tests.perfetto_conformance import check_file, check_trace
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -338,9 +339,13 @@ def test_render_wait_graph_handles_a_bare_cycle() -> None:
 
 
 def check_trace_events(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Structural checks every export must pass; returns the events by phase."""
+    """Structural checks every export must pass (tests/perfetto_conformance.py's rules, and
+    pcptrio's own: every used tid named, every flow one s and one f); returns the events by
+    phase."""
     assert set(data) == {"traceEvents", "displayTimeUnit", "otherData"}
     assert data["displayTimeUnit"] == "ns"
+    report = check_trace(data)
+    assert report.ok, report.format()
     by_ph: dict[str, list[dict[str, Any]]] = {}
     for ev in data["traceEvents"]:
         for key in ("ph", "pid", "tid", "name"):
@@ -400,9 +405,15 @@ async def test_perfetto_export_of_a_stuck_drain() -> None:
     assert data["otherData"]["token"] == token_of(r)
 
 
+def ns(value: float) -> Fraction:
+    """A ``ts`` or ``dur`` in exact nanoseconds, as written in the JSON (``repr`` of the float)."""
+    return Fraction(repr(value)) * 1000
+
+
 async def test_perfetto_time_keeps_the_trace_order() -> None:
-    """Records sharing a virtual time are drawn two nanoseconds apart, in trace order; every
-    slice has a positive width and siblings on a track never overlap."""
+    """Record i is drawn in a 3 ns slot at t_ns + 3 i, in trace order: a slice opens a quarter
+    nanosecond into its first record's slot and closes 2½ ns into its last one's, so siblings on
+    a track never touch."""
     r, _ = await failing("drain-from-kworker", "wq-4.11", {"cpus": 2})
     data = perfetto_trace(r)
     by_ph = check_trace_events(data)
@@ -411,18 +422,18 @@ async def test_perfetto_time_keeps_the_trace_order() -> None:
     assert all(x["dur"] > 0 for x in xs)
     (work,) = [x for x in xs if x["name"] == "acpi_hotplug_work_fn"]
     start = next(i for i, rec in enumerate(r.trace) if rec[4] == "work_start")
-    assert round(work["ts"] * 1000) == r.trace[start][1] + 2 * start
+    assert work["args"]["unfinished"]  # the drain it runs never returns: closed at the end
+    end = len(r.trace) - 1
+    assert ns(work["ts"]) == r.trace[start][1] + 3 * start + Fraction(1, 4)
+    assert ns(work["ts"]) + ns(work["dur"]) == r.trace[end][1] + 3 * end + Fraction(5, 2)
     for tid in {x["tid"] for x in xs}:
-        spans = sorted(
-            (round(x["ts"] * 1000), round(x["ts"] * 1000) + round(x["dur"] * 1000))
-            for x in xs
-            if x["tid"] == tid
-        )
-        stack: list[int] = []
+        spans = sorted((ns(x["ts"]), ns(x["ts"]) + ns(x["dur"])) for x in xs if x["tid"] == tid)
+        assert not {a for a, _ in spans} & {b for _, b in spans}, f"slices touch on {tid}"
+        stack: list[Fraction] = []
         for a, b in spans:
-            while stack and stack[-1] <= a:
+            while stack and stack[-1] < a:
                 stack.pop()
-            assert not stack or b <= stack[-1], f"misnested slices on tid {tid}"
+            assert not stack or b <= stack[-1], f"misnested slices on {tid}"
             stack.append(b)
 
 
@@ -460,9 +471,9 @@ def test_perfetto_lock_slices_skip_failed_trylocks() -> None:
         ("mutex_lock m", 2, None),
         ("spin_lock t", 5, True),
     ]
-    m = xs[0]  # drawn from record 1 (t=0) to just past record 2 (t=10): 2 ns per record
-    assert round(m["ts"] * 1000) == 0 + 2 * 1
-    assert round(m["dur"] * 1000) == (10 + 2 * 2 + 2) - (0 + 2 * 1)
+    m = xs[0]  # drawn from record 1 (t=0) into record 2's slot (t=10): 3 ns per record
+    assert ns(m["ts"]) == 0 + 3 * 1 + Fraction(1, 4)
+    assert ns(m["dur"]) == (10 + 3 * 2 + Fraction(5, 2)) - (0 + 3 * 1 + Fraction(1, 4))
 
 
 async def test_perfetto_export_is_deterministic() -> None:
@@ -486,22 +497,27 @@ async def test_perfetto_export_of_a_deadlock_marks_held_locks(tmp_path: pathlib.
     assert json.loads(path.read_text(encoding="utf-8")) == data
 
 
-def test_perfetto_trace_processor_loads_the_export(tmp_path: pathlib.Path) -> None:
-    """Optional: Perfetto's own trace processor imports the file and sees the slices."""
-    tp_mod = pytest.importorskip("perfetto.trace_processor")
-    r, coll = trio.run(failing, "hog-in-pool", "wq-4.11")
+async def test_perfetto_file_conforms_to_the_json_importer(tmp_path: pathlib.Path) -> None:
+    """The written file passes the Trace Event Format / Perfetto importer conformance check,
+    and its flows bind where the export means them to: queue_work_on's marker to the work,
+    the work to each flush_done's marker."""
+    r, coll = await failing("hog-in-pool", "wq-4.11")
     path = write_perfetto(tmp_path / "hog.json", perfetto_trace(r, rows=coll.rows))
-    try:
-        tp = tp_mod.TraceProcessor(trace=str(path))
-    except Exception as exc:  # the shell binary is downloaded on first use
-        pytest.skip(f"perfetto's trace_processor_shell is not available ({type(exc).__name__})")
-    try:
-        (row,) = list(tp.query("select count(*) as n from slice"))
-        assert row.n > 0
-        (flows,) = list(tp.query("select count(*) as n from flow"))
-        assert flows.n > 0
-    finally:
-        tp.close()
+    report = check_file(path)
+    assert report.ok, report.format()
+    events = json.loads(path.read_text(encoding="utf-8"))["traceEvents"]
+    assert report.slices == sum(1 for ev in events if ev["ph"] == "X")
+    bound = {
+        (b.ph, events[b.event]["name"]): events[b.slice]["name"]
+        for b in report.flows
+        if b.slice is not None and b.slice == b.perfetto_slice
+    }
+    assert len(report.flows) == sum(1 for ev in events if ev["ph"] in "sf")
+    assert all(b.slice is not None and b.slice == b.perfetto_slice for b in report.flows)
+    assert bound[("s", "queue pcpu_drain[0]")] == "queue_work_on pcpu_drain[0]"
+    assert bound[("f", "queue pcpu_drain[0]")] == "drain_local_pages_wq"
+    assert bound[("s", "flush pcpu_drain[0]")] == "drain_local_pages_wq"
+    assert bound[("f", "flush pcpu_drain[0]")] == "flush_done pcpu_drain[0]"
 
 
 # ---------------------------------------------------------------------------- logging

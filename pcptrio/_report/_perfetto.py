@@ -15,8 +15,8 @@ thread (tid)        one actor (``cpu1/kworker:0``, ``reclaimer``, ``ipi:…->cpu
                     (``drain_all_pages`` … ``drain_all_pages_done``), an IPI handler
                     (``ipi_handler`` … ``exit``), a lock hold (``spin_lock``/``mutex_lock``/
                     ``down_read``/``down_write`` … unlock, by the same actor on the same lock)
-``s``/``f`` flow    ``queue_work_on`` → the ``work_start`` of that work; ``work_end`` → each
-                    ``flush_done`` of that work
+``s``/``f`` flow    ``queue_work_on`` → the work's slice it started; a work's slice (its latest
+                    completed run) → each ``flush_done`` of that work
 ``i`` instant       hotplug steps, ``mayday``, ``wq_lockup``, ``alloc_fail``,
                     ``flush_dependency_warning``, and the violation (global)
 ``C`` counter       per CPU: PCP pages and pending works; per zone: free pages (needs the
@@ -25,22 +25,37 @@ thread (tid)        one actor (``cpu1/kworker:0``, ``reclaimer``, ``ipi:…->cpu
 
 **Time.**  Virtual time only advances when every actor waits, so hundreds of records can
 share one ``t_ns``; drawn at their true time they would collapse into zero-width slivers in
-an unknowable order.  Each record is therefore drawn at ``t_ns + 2 * index`` nanoseconds,
-where ``index`` is its position in the trace: :data:`NS_PER_RECORD` nanoseconds per record,
-which keeps the order of the trace, gives every slice a positive width, and distorts time by
-at most twice the number of records (microseconds, against the milliseconds-to-seconds a run
-spans).  Timestamps and durations are computed in integer nanoseconds and written in the
-format's unit, microseconds, as ``(ns + 0.25) / 1000``: ``ns / 1000`` is rarely exact in binary
-floating point, and an importer that truncates ``ts * 1000`` to integer nanoseconds (Perfetto
-does) could land one nanosecond early; with the quarter-nanosecond bias both truncation and
-rounding give back exactly ``ns``, so equal instants stay equal and ordered ones ordered.
+an unknowable order.  Each record ``i`` therefore gets a slot of :data:`NS_PER_RECORD` (3)
+nanoseconds starting at ``N = t_ns + 3 * i``, which keeps the order of the trace, gives every
+slice a positive width, and distorts time by three nanoseconds per record.  Within its slot::
 
-Why two nanoseconds and not one: the spare nanosecond keeps every flow endpoint strictly
-*inside* the slice it binds to, never on a boundary where the importer's ordering of events
-with equal timestamps would decide.  A slice runs from its opening record to the slot after
-its closing record (``ns(close) + 2``, where the next record starts: siblings touch, never
-overlap); flow events sit at ``ns(record) + 1``; the endpoints of arrows that have no slice of
-their own (``queue_work_on``, ``flush_done``) get a two-nanosecond marker slice.
+     N      N+¼      N+1¼            N+2½  N+3 N+3¼
+     |------[--------•---------------)-----|---[------   (ns; the next record's slot at N+3)
+            a slice   a flow event   a slice   the next slice
+            opens     bound to it    closes    opens
+
+A slice runs from ``N(open) + ¼`` to ``N(close) + 2½``; instants and counter samples sit at
+``N + ¼``; a flow event at ``N + 1¼`` of the record that *opens* the slice it binds to.  The
+endpoints of arrows that have no slice of their own (``queue_work_on``, ``flush_done``) get a
+marker slice of their own record.
+
+Why these numbers.  The format's unit is the microsecond, written as a decimal, and two
+readers read it differently: the format itself (chrome://tracing) takes the number as
+written, ``ts + dur`` in exact (or double) arithmetic; Perfetto's importer cuts ``ts`` to
+integer nanoseconds from the text and truncates ``double(dur) * 1000``.  Quarter offsets keep
+every value a quarter nanosecond away from an integer, so both readings give back the intended
+nanosecond, and a slice's end (``N + 2½``, Perfetto: ``N + 2``) stays short of the next slot
+(``N + 3¼``, Perfetto: ``N + 3``) in both: siblings on a track never share an instant and a
+child never outlives its parent.  (The earlier scheme, 2 ns per record and
+``(ns + ¼) / 1000`` for both ``ts`` and ``dur``, ended a slice where the next began in
+Perfetto's reading but a quarter nanosecond *after* it as written: tens to hundreds of partial
+overlaps per trace for an exact reader.)  Every value is a multiple of 1/4000 µs below
+10¹⁰ µs, so ``json`` writes it exactly, in at most 15 significant digits.
+
+A flow event sits on the opening record of its slice, also for the arrow out of a work's
+end, because Perfetto binds a flow event to the top of the track's slice stack, and a slice
+that has ended (a lock released inside the work) stays on that stack until the next slice
+event on the track: a flow event at ``work_end`` would bind to the released lock.
 
 Slices still open when the run ended (the hung work, the drain that never returned — usually
 the interesting ones) are closed at the end of the trace and carry ``"unfinished": true``.
@@ -92,12 +107,16 @@ _TRYLOCKS = {"spin_trylock", "mutex_trylock"}
 
 
 #: Drawn nanoseconds per trace record (see "Time" above).
-NS_PER_RECORD = 2
+NS_PER_RECORD = 3
+# Offsets within a record's slot, in quarter nanoseconds (see "Time" above).
+_AT = 1  # N + 1/4: a slice opens, an instant or a counter sample
+_FLOW = 5  # N + 1 1/4: a flow event, bound to the slice that opens at N
+_END = 10  # N + 2 1/2: a slice closes
 
 
-def _us(ns: int) -> float:
-    """``ns`` as microseconds that read back as exactly ``ns`` (see "Time" above)."""
-    return (ns + 0.25) / 1000
+def _us(quarters: int) -> float:
+    """``quarters`` quarter nanoseconds as microseconds (an exact decimal, 5 digits at most)."""
+    return quarters / 4000
 
 
 class _Builder:
@@ -118,8 +137,12 @@ class _Builder:
     # ------------------------------------------------------------------ basics
 
     def ns(self, i: int) -> int:
-        """Drawn time of record ``i``: virtual time plus two nanoseconds per record."""
+        """Start of record ``i``'s slot: virtual time plus three nanoseconds per record."""
         return self.trace[i][1] + NS_PER_RECORD * i
+
+    def q(self, i: int, offset: int) -> int:
+        """Record ``i``'s slot start plus ``offset``, in quarter nanoseconds."""
+        return 4 * self.ns(i) + offset
 
     def tid(self, actor: str, cpu: int | None) -> int:
         if actor == "-":
@@ -131,10 +154,11 @@ class _Builder:
         return t
 
     def slice(
-        self, actor: str, start: int, end_ns: int, name: str, cat: str, args: dict[str, Any]
+        self, actor: str, start: int, close: int, name: str, cat: str, args: dict[str, Any]
     ) -> None:
+        """A slice from record ``start`` to record ``close`` (the end of ``close``'s slot)."""
         rec = self.trace[start]
-        ts = self.ns(start)
+        ts = self.q(start, _AT)
         self.events.append(
             {
                 "ph": "X",
@@ -143,13 +167,13 @@ class _Builder:
                 "name": name,
                 "cat": cat,
                 "ts": _us(ts),
-                "dur": _us(max(end_ns - ts, 0)),
+                "dur": _us(self.q(close, _END) - ts),
                 "args": args,
             }
         )
 
     def flow(self, name: str, src: int, dst: int) -> None:
-        """An arrow from record ``src`` to record ``dst`` (both bound to enclosing slices)."""
+        """An arrow from the slice opened at record ``src`` to the one opened at ``dst``."""
         self.flow_id += 1
         for ph, i in (("s", src), ("f", dst)):
             _, _, actor, cpu, _, _ = self.trace[i]
@@ -160,7 +184,7 @@ class _Builder:
                 "name": name,
                 "cat": "flow",
                 "id": self.flow_id,
-                "ts": _us(self.ns(i) + 1),
+                "ts": _us(self.q(i, _FLOW)),
             }
             if ph == "f":
                 ev["bp"] = "e"
@@ -168,7 +192,7 @@ class _Builder:
 
     def marker(self, i: int, name: str) -> None:
         _, _, actor, _, _, fields = self.trace[i]
-        self.slice(actor, i, self.ns(i) + NS_PER_RECORD, name, "marker", dict(fields))
+        self.slice(actor, i, i, name, "marker", dict(fields))
 
     # ------------------------------------------------------------------ the walk
 
@@ -176,19 +200,19 @@ class _Builder:
         _, _, actor, _, _, fields = self.trace[i]
         self.open[(actor, key)] = (i, name, cat, {**fields, "step": self.trace[i][0]})
 
-    def close_slice(self, i: int, key: str, extra: dict[str, Any] | None = None) -> bool:
+    def close_slice(self, i: int, key: str) -> int | None:
+        """Close the slice ``key`` of record ``i``'s actor; returns its opening record."""
         actor = self.trace[i][2]
         got = self.open.pop((actor, key), None)
         if got is None:
-            return False
+            return None
         start, name, cat, args = got
-        args = {**args, "end_step": self.trace[i][0], **(extra or {})}
-        self.slice(actor, start, self.ns(i) + NS_PER_RECORD, name, cat, args)
-        return True
+        self.slice(actor, start, i, name, cat, {**args, "end_step": self.trace[i][0]})
+        return start
 
     def walk(self) -> None:
         queued: dict[str, list[int]] = {}  # work label -> queue_work_on records awaiting start
-        last_end: dict[str, int] = {}  # work label -> its latest work_end record
+        last_run: dict[str, int] = {}  # work label -> work_start record of its latest run
         for i, (_, _, actor, cpu, event, fields) in enumerate(self.trace):
             self.tid(actor, cpu)
             if event == "work_start":
@@ -199,8 +223,9 @@ class _Builder:
                     self.flow(f"queue {work}", pending.pop(0), i)
             elif event == "work_end":
                 work = str(fields.get("work"))
-                self.close_slice(i, f"work {work}")
-                last_end[work] = i
+                start = self.close_slice(i, f"work {work}")
+                if start is not None:
+                    last_run[work] = start
             elif event == "queue_work_on":
                 self.marker(i, f"queue_work_on {fields.get('work')}")
                 if not fields.get("pending"):
@@ -208,8 +233,8 @@ class _Builder:
             elif event == "flush_done":
                 work = str(fields.get("work"))
                 self.marker(i, f"flush_done {work}")
-                if work in last_end:
-                    self.flow(f"flush {work}", last_end[work], i)
+                if work in last_run:
+                    self.flow(f"flush {work}", last_run[work], i)
             elif event == "drain_all_pages":
                 zone = fields.get("zone") or "NULL"
                 name = f"drain_all_pages({zone}) #{fields.get('call')}"
@@ -242,7 +267,7 @@ class _Builder:
                         "name": event,
                         "cat": "event",
                         "s": "t",
-                        "ts": _us(self.ns(i)),
+                        "ts": _us(self.q(i, _AT)),
                         "args": {**fields, "step": self.trace[i][0]},
                     }
                 )
@@ -251,11 +276,11 @@ class _Builder:
     def close_unfinished(self) -> None:
         if not self.trace:
             return
-        end = self.ns(len(self.trace) - 1) + NS_PER_RECORD
+        last = len(self.trace) - 1
         for (actor, key), (start, name, cat, args) in list(self.open.items()):
             if (actor, key) in self.tried:
                 continue  # a trylock never released: it failed (or we cannot tell)
-            self.slice(actor, start, end, name, cat, {**args, "unfinished": True})
+            self.slice(actor, start, last, name, cat, {**args, "unfinished": True})
         self.open.clear()
 
     # ------------------------------------------------------------------ the rest
@@ -278,7 +303,7 @@ class _Builder:
                 "name": f"{v.oracle}: {v.message}",
                 "cat": "violation",
                 "s": "g",
-                "ts": _us(self.ns(idx)),
+                "ts": _us(self.q(idx, _AT)),
                 "args": {"oracle": v.oracle, "kind": v.kind, "step": v.step, "t_ns": v.t_ns},
             }
         )
@@ -291,6 +316,7 @@ class _Builder:
         for row in rows:
             at = first.get(row.step)
             ns = self.ns(at) if at is not None else row.t_ns + NS_PER_RECORD * row.step
+            ts = _us(4 * ns + _AT)
             values: list[tuple[str, int]] = []
             for c, cell in enumerate(row.cpus):
                 values.append((f"pcp cpu{c}", cell.pcp))
@@ -308,7 +334,7 @@ class _Builder:
                         "pid": PID,
                         "tid": TIMER_TID,
                         "name": name,
-                        "ts": _us(ns),
+                        "ts": ts,
                         "args": {"pages" if not name.startswith("wq") else "works": value},
                     }
                 )
@@ -380,7 +406,7 @@ def perfetto_trace(
         b.counters(rows, zone_names)
     extra = result.extra
     other: dict[str, Any] = {
-        "time": "virtual: ts = (t_ns + 2 * trace record index) / 1000 µs",
+        "time": "virtual: trace record i is drawn at t_ns + 3 * i ns (see pcptrio/_report)",
         "outcome": str(result.outcome),
         "headline": result.headline,
         "trace_sha256": result.trace_sha256,
