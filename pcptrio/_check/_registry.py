@@ -19,6 +19,7 @@ from ._oracles import (
     PcpExclusive,
     WqWatchdog,
 )
+from ._workdebug import WorkDebug
 
 __all__ = ["ALWAYS_ON", "ORACLES", "attach_oracles", "make_oracle", "oracle_names"]
 
@@ -33,11 +34,13 @@ ORACLES: dict[str, type[Oracle]] = {
         WqWatchdog,
         DisturbanceBound,
         FlushDependency,
+        WorkDebug,
     )
 }
 
-#: The global safety oracles every scenario runs (``spec/hazards.md``).
-ALWAYS_ON = ("page-conservation", "pcp-exclusive", "deadlock")
+#: The global safety oracles every scenario runs (``spec/hazards.md``), and the
+#: design-agnostic kernel debug checks.
+ALWAYS_ON = ("page-conservation", "pcp-exclusive", "deadlock", "work-debug")
 
 
 def oracle_names() -> list[str]:

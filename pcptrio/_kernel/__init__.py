@@ -45,4 +45,6 @@ from ._workqueue import Worker as Worker
 from ._workqueue import WorkerPool as WorkerPool
 from ._workqueue import Workqueue as Workqueue
 from ._workqueue import WorkStruct as WorkStruct
+from ._workqueue import debug_check_no_obj_freed as debug_check_no_obj_freed
+from ._workqueue import destroy_work_on_stack as destroy_work_on_stack
 from ._zone import Zone as Zone

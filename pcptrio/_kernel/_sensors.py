@@ -35,6 +35,10 @@ class Sensors:
         self.wq_lockup: list[Callable[[str, str, dict[str, Any]], None]] = []
         #: A WARN_ON_ONCE fired in model code (message).
         self.warning: list[Callable[[str], None]] = []
+        #: CONFIG_DEBUG_OBJECTS_WORK caught a misuse of a work item (kind, message, details):
+        #: INIT_WORK on a pending or running work, freeing a pending work, queueing an
+        #: uninitialised work, and the list corruption an INIT_WORK on a queued work causes.
+        self.work_debug: list[Callable[[str, str, dict[str, Any]], None]] = []
 
     def warn(self, message: str) -> None:
         for fn in self.warning:

@@ -4,7 +4,8 @@
 and the unbound pool, the system workqueues, ``alloc_workqueue``, the CPU hotplug callbacks,
 freezing, the watchdog and statistics.  The pieces:
 
-* ``_work``     work items and flush barriers
+* ``_work``     work items, flush barriers, and their debug objects
+                (``CONFIG_DEBUG_OBJECTS_WORK``: ``destroy_work_on_stack`` and friends)
 * ``_pool``     pools, workers, concurrency management
 * ``_queue``    workqueues, ``queue_work_on``, ``flush_work``, ``check_flush_dependency``
 * ``_worker``   ``worker_thread``, the manager and worker creation, mayday, the rescuer
@@ -42,7 +43,12 @@ from ._queue import (
     queue_work_on,
 )
 from ._watchdog import arm_watchdog, show_workqueue_state
-from ._work import WorkFunc, WorkStruct
+from ._work import (
+    WorkFunc,
+    WorkStruct,
+    debug_check_no_obj_freed,
+    destroy_work_on_stack,
+)
 from ._worker import (
     CREATE_COOLDOWN,
     MAYDAY_INITIAL_TIMEOUT,
@@ -74,6 +80,8 @@ __all__ = [
     "Workqueue",
     "WorkqueueStatistics",
     "Workqueues",
+    "debug_check_no_obj_freed",
+    "destroy_work_on_stack",
     "flush_work",
     "queue_work_on",
     "show_workqueue_state",

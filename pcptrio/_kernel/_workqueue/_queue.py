@@ -25,7 +25,7 @@ import attrs
 from ..._core import Completion
 from .._task import task_of
 from ._pool import WorkerPool, move_linked_works
-from ._work import WorkStruct
+from ._work import WorkStruct, debug_work_activate
 
 if TYPE_CHECKING:
     from .._machine import Machine
@@ -143,7 +143,9 @@ def _queue(m: Machine, cpu: int, wq: Workqueue, work: WorkStruct) -> PoolWorkque
 
 
 async def queue_work_on(m: Machine, cpu: int, wq: Workqueue, work: WorkStruct) -> bool:
-    """``queue_work_on``: True if queued, False if it was already pending."""
+    """``queue_work_on``: True if queued, False if it was already pending.  Once PENDING is
+    set, ``debug_work_activate`` checks the work (``_work``): queueing an uninitialised work,
+    or one that INIT_WORK orphaned from a list that still links it, is reported and done."""
     e = m.engine
     await e.point("queue_work_on", target=cpu, wq=wq.name, work=work.label, pending=work.pending)
     if work.pending:
@@ -151,6 +153,7 @@ async def queue_work_on(m: Machine, cpu: int, wq: Workqueue, work: WorkStruct) -
     work.pending = True
     call = task_of(e.current).drain_call
     work.drain_call = call
+    debug_work_activate(m, work)  # CONFIG_DEBUG_OBJECTS_WORK; reports, never refuses
     pwq = _queue(m, cpu, wq, work)
     m.count("works_queued")
     if call is not None:

@@ -41,7 +41,7 @@ from ._pool import (
     move_linked_works,
 )
 from ._queue import WQ_CPU_INTENSIVE, PoolWorkqueue, Workqueue, work_done
-from ._work import WorkStruct
+from ._work import WorkStruct, debug_work_deactivate, queued_on, work_debug_report
 
 if TYPE_CHECKING:
     from .._machine import Machine
@@ -175,16 +175,46 @@ async def manage_workers(m: Machine, w: Worker) -> bool:
     return True
 
 
+def drop_orphaned_link(m: Machine, w: Worker, link: WorkStruct) -> None:
+    """A worker reached the link INIT_WORK left in a list (``_work``).  The kernel oopses
+    here: ``process_one_work`` dereferences ``get_work_pwq(work)``, which ``WORK_DATA_INIT``
+    cleared.  The model reports it, unlinks the orphan and settles the accounting of the
+    queueing it stood for (``nr_active``, drain works in flight), so the run can go on."""
+    work = link.stale_of
+    assert work is not None and link.entry is not None and link.pwq is not None
+    where = queued_on(link)
+    msg = (
+        f"BUG: kernel NULL pointer dereference in process_one_work: {w.name} took the link "
+        f"of {link.label} that INIT_WORK orphaned on {where} (work->data has no pwq)"
+    )
+    work_debug_report(
+        m, "list-corruption", work, msg, corruption="orphaned-link", stale=where, worker=w.name
+    )
+    link.entry.remove(link)
+    link.entry = None
+    link.pending = False
+    work.stale.remove(link)
+    if link.drain_call is not None:
+        m.drain_works_active -= 1
+        m.disturbance_changed()
+    work_done(m, link.pwq, link)
+
+
 async def process_one_work(m: Machine, w: Worker, work: WorkStruct) -> None:
     e = m.engine
     pool = w.pool
     assert pool is not None
+    if work.stale_of is not None:
+        drop_orphaned_link(m, w, work)
+        return
     collision = pool.busy.get(work)
     if collision is not None:  # running elsewhere in this pool: defer to that worker
         move_linked_works(work, collision.scheduled)
         return
     pwq = work.pwq
     assert pwq is not None
+    if work.on_stack:
+        debug_work_deactivate(m, w, work)  # claim and dequeue
     pool.busy[work] = w
     w.current_work = work
     w.current_pwq = pwq
