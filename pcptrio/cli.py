@@ -1,8 +1,10 @@
 """The ``pcptrio`` command.  Thin: parse arguments, call the library, print.
 
-Exit codes: 0 = no violation, 1 = violation found, 2 = bad input (one line on stderr, no
-traceback).  Every command takes ``--json``.  Output files are written atomically and never
-replace an existing file without ``--force``.
+Exit codes: 0 = no violation (and the stage was set), 1 = violation found, 2 = bad input
+refused before any run (one line on stderr, no traceback), 3 = inconclusive (some run errored
+or exhausted its budget, or the scenario never reached its stage), 130 = interrupted.
+Every command takes ``--json``.  Output files are written atomically and never replace an
+existing file without ``--force``.
 """
 
 from __future__ import annotations
@@ -40,14 +42,17 @@ from ._drain import BUILTIN_DESIGNS, resolve_design
 from ._explore import (
     SCHEDULERS,
     CampaignConfig,
+    CampaignResult,
     MatrixResult,
     RunSpec,
+    ShrinkProgress,
     explore,
     make_run_spec,
     run_bench,
     run_matrix,
     run_spec,
-    shrink,
+    run_verdict,
+    shrink_failure,
     spec_from_token,
     token_of,
 )
@@ -67,6 +72,9 @@ from .testing import pytest_snippet
 EXIT_OK = 0
 EXIT_FOUND = 1
 EXIT_BAD_INPUT = 2
+EXIT_INCONCLUSIVE = 3
+EXIT_INTERRUPTED = 130
+_EXIT_OF_VERDICT = {"found": EXIT_FOUND, "not-found": EXIT_OK, "inconclusive": EXIT_INCONCLUSIVE}
 
 
 class _UsageError(BadInput):
@@ -141,8 +149,13 @@ def _scheduler(args: argparse.Namespace) -> Scheduler:
 
 def _run_json(r: RunResult) -> dict[str, Any]:
     v = r.violation
+    verdict, reason = run_verdict(r)
+    reached = set(r.extra.get("probes_reached", ()))
     return {
         "outcome": str(r.outcome),
+        "verdict": verdict,
+        "reason": reason,
+        "probes": {p: p in reached for p in r.extra.get("probes", ())},
         "violations": [v.to_json()] if v is not None else [],
         "error": r.error,
         "budget": r.budget,
@@ -174,6 +187,16 @@ def _run_text(r: RunResult, report: str | None) -> str:
         f"drain calls {len(r.extra.get('drain_calls', []))}",
         f"  trace sha256 {r.trace_sha256}",
     ]
+    probes = r.extra.get("probes", ())
+    if probes:
+        reached = set(r.extra.get("probes_reached", ()))
+        lines.append(
+            "  stage probes: "
+            + ", ".join(f"{p} {'reached' if p in reached else 'NOT reached'}" for p in probes)
+        )
+    verdict, reason = run_verdict(r)
+    if verdict == "inconclusive":
+        lines.append(f"  inconclusive: {reason}")
     if report:
         lines += ["", report]
     else:
@@ -184,9 +207,9 @@ def _run_text(r: RunResult, report: str | None) -> str:
 
 
 def _exit_for(r: RunResult) -> int:
-    if r.outcome is Outcome.ERROR:
-        return EXIT_BAD_INPUT if (r.error or "").startswith("replay drift") else EXIT_FOUND
-    return EXIT_FOUND if r.failed else EXIT_OK
+    if r.outcome is Outcome.ERROR and (r.error or "").startswith("replay drift"):
+        return EXIT_BAD_INPUT
+    return _EXIT_OF_VERDICT[run_verdict(r)[0]]
 
 
 def _with_rows(spec: Any, r: RunResult) -> tuple[RunResult, RowCollector]:
@@ -336,6 +359,40 @@ def _progress_bar(
     return update, prog.stop
 
 
+def _shrink_bar(enabled: bool) -> tuple[ShrinkProgress | None, Callable[[], None]]:
+    """A progress line for shrinking on a TTY (phase, replays done of its budget)."""
+    if not enabled:
+        return None, lambda: None
+    prog = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    )
+    prog.start()
+    task = prog.add_task("shrinking", total=None)
+
+    def update(phase: str, done: int, total: int) -> None:
+        prog.update(task, description=f"shrinking ({phase})", completed=done, total=total)
+
+    return update, prog.stop
+
+
+def _campaign_lines(res: CampaignResult) -> list[str]:
+    """The outcome counts, the probes and, if any, the first error with its token."""
+    lines = [f"  outcomes: {res.outcome_text()}"]
+    if res.probes:
+        lines.append(f"  stage probes reached in: {res.probes_text()}")
+    e = res.first_error
+    if e is not None:
+        lines += [
+            f"  first error (schedule #{e.index}): {e.headline}",
+            f"    replay: pcptrio replay {e.token}",
+        ]
+    return lines
+
+
 def cmd_explore(args: argparse.Namespace) -> int:
     spec = _spec(args)
     out = args.resume or args.out
@@ -364,36 +421,51 @@ def cmd_explore(args: argparse.Namespace) -> int:
     text = [
         res.summary(),
         f"({wall:.1f}s wall, {res.schedules_run / max(wall, 1e-9):.0f} schedules/s)",
+        *_campaign_lines(res),
     ]
-    code = EXIT_OK
     if res.failure is not None:
-        code = EXIT_FOUND
         f = res.failure
-        token = f.token
-        steps, pre, r = f.steps, f.preemptions, None
         if not args.no_shrink:
-            sh = shrink(spec, f.decisions, budget=args.shrink_budget)
+            sbar, sstop = _shrink_bar(show)
+            try:
+                f = shrink_failure(res, budget=args.shrink_budget, progress=sbar)
+            finally:
+                sstop()
+            sh = f.shrink
+            changed = " ".join(f"{k}={v}" for k, v in sh.params_changed.items())
+            text.append(
+                f"shrunk: {sh.steps_before} -> {sh.steps_after} steps, "
+                f"{sh.preemptions_before} -> {sh.preemptions_after} preemptions"
+                + (f", workload {changed}" if changed else "")
+                + (
+                    f"; needs the preemption(s) at step(s) {', '.join(map(str, sh.required_steps))}"
+                    if sh.required_steps
+                    else ""
+                )
+            )
             r = sh.result
-            token = token_of(r)
-            steps, pre = sh.steps_after, sh.preemptions_after
-            data["failure"]["shrink"] = sh.to_json()
-        data["failure"]["token"] = token
-        data["failure"]["steps"] = steps
-        data["failure"]["preemptions"] = pre
-        if r is None:
+        else:
             r = run_spec(spec, ReplayScheduler(list(f.decisions)))
-        _, coll = _with_rows(spec, r)
+        data["failure"] = f.to_json()
+        token = f.token
+        # The report comes from replaying the printed token: what is shown is what it replays.
+        rspec, _ = spec_from_token(token)
+        r, coll = _with_rows(rspec, r)
+        needed = f.shrink.required_steps if f.shrink is not None else ()
+        text[0] = (
+            f"{spec.label}: FOUND [{f.oracle}] after {res.schedules_run} "
+            f"{cfg.scheduler_label} schedule(s) (schedule #{f.index}): {f.message}"
+        )
         text += [
-            f"shrunk: {f.steps} -> {steps} steps, {f.preemptions} -> {pre} preemptions",
             "",
-            failure_report(r, rows=coll.rows, replay_cmd=f"pcptrio replay {token}"),
+            failure_report(r, rows=coll.rows, replay_cmd=f"pcptrio replay {token}", needed=needed),
             "",
             "A pytest-trio test that replays it:",
             "",
             pytest_snippet(token, f.oracle, f"{spec.scenario.name}_{spec.design.name}"),
         ]
     _emit(args, data, "\n".join(text))
-    return code
+    return _EXIT_OF_VERDICT[res.verdict]
 
 
 def _matrix_text(res: MatrixResult) -> str:
@@ -404,23 +476,39 @@ def _matrix_text(res: MatrixResult) -> str:
     lines = [
         render_table(headers, rows),
         "",
-        "F = found, . = not found within the budget, n/a = ruled out by the protection era",
+        "F = found, . = not found within the budget (every stage probe reached), "
+        "? = inconclusive, E = inconclusive: a schedule errored, "
+        "n/a = ruled out by the protection era",
         "",
     ]
     lines.append("Cells:")
     for c in res.cells:
+        where = f"  {c.hazard} {c.scenario} × {c.design}"
         if c.verdict == "found":
             lines.append(
-                f"  {c.hazard} {c.scenario} × {c.design}: F [{c.oracle}] after {c.schedules} "
-                f"schedule(s); shrunk {c.steps_before} -> {c.steps} steps\n"
-                f"      {c.message}\n      replay: pcptrio replay {c.token}"
+                f"{where}: F [{c.oracle}] after {c.schedules} schedule(s); "
+                + (
+                    f"shrunk {c.steps_before} -> {c.steps} steps"
+                    if c.steps != c.steps_before
+                    else f"{c.steps} steps"
+                )
+                + f"\n      {c.message}\n      replay: pcptrio replay {c.token}"
             )
         elif c.verdict == "not-found":
+            probes = ", ".join(f"{p} {n}/{c.schedules}" for p, n in c.probes.items())
             lines.append(
-                f"  {c.hazard} {c.scenario} × {c.design}: . ({c.schedules} schedules, 0 failures)"
+                f"{where}: . ({c.schedules} schedules, 0 failures"
+                + (f"; stage reached: {probes}" if probes else "")
+                + ")"
             )
+        elif c.verdict == "inconclusive":
+            outcomes = ", ".join(f"{k} {v}" for k, v in c.outcomes.items() if v)
+            lines.append(f"{where}: {c.symbol} inconclusive: {c.why} ({outcomes})")
+            if c.error:
+                lines.append(f"      first error: {c.error}")
+                lines.append(f"      replay: pcptrio replay {c.error_token}")
         else:
-            lines.append(f"  {c.hazard} {c.scenario} × {c.design}: n/a ({c.why})")
+            lines.append(f"{where}: n/a ({c.why})")
     return "\n".join(lines)
 
 
@@ -466,6 +554,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     if args.out:
         write_file(args.out, json.dumps(data, indent=2, sort_keys=True) + "\n", args.force)
     _emit(args, data, _matrix_text(res) + f"\n\n({len(res.cells)} cells, {wall:.1f}s wall)")
+    if any(c.verdict == "inconclusive" for c in res.cells):
+        return EXIT_INCONCLUSIVE  # the table as a whole cannot be trusted
     return EXIT_FOUND if any(c.verdict == "found" for c in res.cells) else EXIT_OK
 
 
@@ -625,7 +715,11 @@ def build_parser() -> argparse.ArgumentParser:
             "Deterministic emulation of Linux per-CPU page lists and drain_all_pages(): "
             "explore interleavings, find hazards, replay them bit for bit."
         ),
-        epilog="exit codes: 0 = no violation, 1 = violation found, 2 = bad input",
+        epilog=(
+            "exit codes: 0 = no violation (stage reached), 1 = violation found, "
+            "2 = bad input, 3 = inconclusive (errors, budgets, stage not reached), "
+            "130 = interrupted"
+        ),
     )
     p.add_argument("--version", action="version", version=f"pcptrio {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -726,7 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("pcptrio: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`pcptrio matrix --json | head`): exit quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)

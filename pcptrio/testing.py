@@ -31,6 +31,7 @@ __all__ = [
     "assert_fails",
     "assert_ok",
     "assert_replays",
+    "assert_stage_reached",
     "replay_run",
     "run_scenario",
 ]
@@ -73,6 +74,14 @@ def _where(r: RunResult) -> str:
 def assert_ok(r: RunResult) -> None:
     """The run ended without a violation, deadlock, error or exhausted budget."""
     assert r.outcome is Outcome.OK, f"expected ok, got {_where(r)}"
+
+
+def assert_stage_reached(r: RunResult) -> None:
+    """Every stage probe of the run's scenario was reached: the run did what makes its hazard
+    possible (e.g. a CPU went offline while a drain call was in progress)."""
+    reached = set(r.extra.get("probes_reached", ()))
+    missed = [p for p in r.extra.get("probes", ()) if p not in reached]
+    assert not missed, f"stage not reached: {', '.join(missed)}; {_where(r)}"
 
 
 def assert_fails(r: RunResult, *, oracle: str | None = None, kind: str | None = None) -> None:

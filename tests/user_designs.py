@@ -45,3 +45,27 @@ def make_design() -> DrainDesign:
 
 #: Neither a design, nor a factory, nor a drain function.
 NOT_A_DESIGN = 42
+
+
+# Broken the way a user's first draft breaks: each must make a campaign inconclusive (E),
+# never a "." (tests/test_verdicts.py).
+
+
+async def raises(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+    """Raises on every call."""
+    raise RuntimeError("my design has a bug")
+
+
+async def wrong_signature(m: Machine) -> None:
+    """Takes one argument where the machine passes three."""
+
+
+async def sleeps_on_trio(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+    """Awaits a raw trio primitive the engine cannot see."""
+    import trio
+
+    await trio.sleep(0.001)
+
+
+def not_async(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+    """Written without ``async``."""

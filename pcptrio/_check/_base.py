@@ -37,8 +37,10 @@ class Oracle(abc.ABC):
         kind: str = "",
         actors: tuple[str, ...] = (),
         details: dict[str, Any] | None = None,
+        subject: tuple[str, ...] | None = None,
     ) -> None:
+        """Report a violation; ``subject`` names what it concerns (see ``Violation``)."""
         e = m.engine
         e.report_violation(
-            Violation(self.name, message, e.step, e.now, actors, kind, details or {})
+            Violation(self.name, message, e.step, e.now, actors, kind, details or {}, subject)
         )

@@ -82,6 +82,7 @@ class PcpExclusive(Oracle):
                 f"while {first.name} was inside it",
                 kind="overlap",
                 actors=(first.name, second.name),
+                subject=(f"cpu{pcp.cpu}", pcp.zone.name, first.name, second.name),
                 details={
                     "cpu": pcp.cpu,
                     "zone": pcp.zone.name,
@@ -135,6 +136,7 @@ class DrainCompleteness(Oracle):
                 f"returned with {n} page(s) still on the PCPs they sat on when it began ({cpus})",
                 kind="pages-left",
                 actors=(call.caller,),
+                subject=(call.caller, call.zone or "NULL", *(f"cpu{c}" for c in sorted(left))),
                 details={
                     "call": call.id,
                     "zone": call.zone,
@@ -174,6 +176,7 @@ class Liveness(Oracle):
                     f"has not returned after {bound // SEC}s of virtual time",
                     kind="drain-stuck",
                     actors=(call.caller,),
+                    subject=(call.caller, call.zone or "NULL"),
                     details={"call": call.id, "bound_ns": bound, "graph": graph.to_json()},
                 )
 
@@ -188,7 +191,13 @@ class WqWatchdog(Oracle):
 
     def attach(self, m: Machine) -> None:
         def on_lockup(headline: str, dump: str, details: dict[str, Any]) -> None:
-            self.report(m, headline, kind="lockup", details={**details, "dump": dump})
+            self.report(
+                m,
+                headline,
+                kind="lockup",
+                details={**details, "dump": dump},
+                subject=(f"pool{details.get('pool')}",),
+            )
 
         m.sensors.wq_lockup.append(on_lockup)
 
@@ -226,7 +235,12 @@ class FlushDependency(Oracle):
     def attach(self, m: Machine) -> None:
         def on_warning(msg: str, details: dict[str, Any]) -> None:
             self.report(
-                m, msg, kind="warn", actors=(str(details.get("flusher", "")),), details=details
+                m,
+                msg,
+                kind="warn",
+                actors=(str(details.get("flusher", "")),),
+                details=details,
+                subject=(str(details.get("flusher", "")), str(details.get("work", ""))),
             )
 
         m.sensors.flush_warning.append(on_warning)

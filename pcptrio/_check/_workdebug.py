@@ -45,6 +45,13 @@ class WorkDebug(Oracle):
         def on_misuse(kind: str, message: str, details: dict[str, Any]) -> None:
             names = [details.get(k) for k in ("actor", "owner", "worker")]
             actors = tuple(dict.fromkeys(str(n) for n in names if n))
-            self.report(m, message, kind=kind, actors=actors, details=details)
+            self.report(
+                m,
+                message,
+                kind=kind,
+                actors=actors,
+                details=details,
+                subject=(str(details.get("work", "")), *actors),
+            )
 
         m.sensors.work_debug.append(on_misuse)

@@ -41,6 +41,8 @@ from ._time import Timer as Timer
 from ._token import TOKEN_PREFIX as TOKEN_PREFIX
 from ._token import decode_token as decode_token
 from ._token import encode_token as encode_token
+from ._token import pack_decisions as pack_decisions
+from ._token import unpack_decisions as unpack_decisions
 from ._trace import TraceRecord as TraceRecord
 from ._trace import record_dict as record_dict
 from ._trace import render_jsonl as render_jsonl

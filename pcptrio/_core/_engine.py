@@ -50,6 +50,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+import attrs
 import trio
 import trio.testing
 from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
@@ -180,6 +181,9 @@ class Engine:
         self.preemptions = 0
         self.counters: dict[str, int] = {}
         self._decisions: list[tuple[str, int, int]] = []
+        #: (decision index, step) of every preemption: the sched decisions that switched
+        #: away from an actor that could have gone on.
+        self._preempted: list[tuple[int, int]] = []
         self._record = record_trace
         self._log = logger
         self._names: dict[str, int] = {}
@@ -269,6 +273,7 @@ class Engine:
                 self._maybe_migrate(a)
             return
         self.preemptions += 1
+        self._preempted.append((len(self._decisions) - 1, self.step))
         if nxt.cpu is None:
             if nxt.bound is not None and not nxt.interrupt:
                 self._occupy(nxt, nxt.bound)
@@ -575,9 +580,7 @@ class Engine:
         if self.finished:
             return
         if not v.step and not v.t_ns:
-            v = Violation(
-                v.oracle, v.message, self.step, self.now, v.actors, v.kind, dict(v.details)
-            )
+            v = attrs.evolve(v, step=self.step, t_ns=self.now)
         self.violation = v
         self._finish(Outcome.VIOLATION)
 
@@ -805,6 +808,7 @@ class Engine:
         nxt = cands[i]
         if cur is not None and nxt is not cur:
             self.preemptions += 1
+            self._preempted.append((len(self._decisions) - 1, self.step))
         return nxt
 
     def _decide(self, label: str, n: int, weights: Sequence[float] | None) -> int:
@@ -998,6 +1002,7 @@ class Engine:
             tuple(stuck),
             kind,
             {"graph": graph.to_json()},
+            tuple(graph.cycles[0]) if graph.cycles else tuple(stuck),
         )
         self._finish(Outcome.DEADLOCK)
 
@@ -1042,6 +1047,7 @@ class Engine:
             error=self.error,
             budget=self.budget,
             decisions=tuple(self._decisions),
+            preempted=tuple(self._preempted),
             trace=self.trace,
             stats=stats,
             scheduler=self.scheduler.spec(),

@@ -54,6 +54,9 @@ class RunResult:
     stats: RunStatistics
     scheduler: dict[str, Any]
     wait_graph: dict[str, Any] | None = None
+    #: (decision index, step) of each preemption (a sched decision that switched away from an
+    #: actor that could have gone on).
+    preempted: tuple[tuple[int, int], ...] = ()
     #: Filled by higher layers (scenario, design, metrics, token, ...).
     extra: dict[str, Any] = attrs.field(factory=dict)
 

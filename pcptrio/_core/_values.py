@@ -45,8 +45,10 @@ class Decision:
 class Violation:
     """An oracle's verdict that something went wrong, with what a kernel developer needs.
 
-    ``kind`` refines the oracle (e.g. ``cycle`` for a deadlock); oracle + kind is the failure
-    signature that shrinking preserves.
+    ``kind`` refines the oracle (e.g. ``cycle`` for a deadlock).  ``subject`` names the objects
+    the failure concerns — a drain call's caller and zone, a CPU, actors, a lock, a work — with
+    step numbers and counts left out (default: ``actors``).  Oracle + kind + subject is the
+    failure signature: a shrunk run is *the same* failure only if its signature is equal.
     """
 
     oracle: str
@@ -56,10 +58,13 @@ class Violation:
     actors: tuple[str, ...] = ()
     kind: str = ""
     details: dict[str, Any] = attrs.field(factory=dict, eq=False)
+    subject: tuple[str, ...] | None = None
 
     @property
     def signature(self) -> str:
-        return f"{self.oracle}:{self.kind}" if self.kind else self.oracle
+        head = f"{self.oracle}:{self.kind}" if self.kind else self.oracle
+        subject = self.actors if self.subject is None else self.subject
+        return f"{head}({', '.join(subject)})" if subject else head
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +73,7 @@ class Violation:
             "step": self.step,
             "t_ns": self.t_ns,
             "actors": list(self.actors),
+            "subject": list(self.subject if self.subject is not None else self.actors),
             "message": self.message,
             "details": self.details,
         }

@@ -73,8 +73,22 @@ def _from_object(spec: str, obj: Any) -> DrainDesign:
     if inspect.iscoroutinefunction(obj):
         eras = tuple(Protection(e) for e in getattr(obj, "eras", ("irq", "preempt", "spinlock")))
         return DrainDesign(spec, obj, eras=eras, kernel="user design", summary=obj.__doc__ or "")
+    if inspect.isfunction(obj) and any(
+        p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in inspect.signature(obj).parameters.values()
+    ):
+        raise BadInput(
+            f"{spec} is a plain function; a design must be written "
+            "'async def drain_all_pages(m, zone, force_all_cpus)'"
+        )
     if callable(obj):
-        made = obj()
+        try:
+            made = obj()
+        except Exception as exc:
+            raise BadInput(
+                f"{spec}: calling it to make a design raised {type(exc).__name__}: {exc}"
+            ) from None
         if isinstance(made, DrainDesign):
             return made
     raise BadInput(

@@ -7,6 +7,7 @@ from ._campaign import SCHEDULERS as SCHEDULERS
 from ._campaign import CampaignConfig as CampaignConfig
 from ._campaign import CampaignResult as CampaignResult
 from ._campaign import Failure as Failure
+from ._campaign import ScheduleError as ScheduleError
 from ._campaign import explore as explore
 from ._campaign import schedule_seed as schedule_seed
 from ._matrix import Cell as Cell
@@ -20,5 +21,13 @@ from ._run import run_spec as run_spec
 from ._run import run_spec_async as run_spec_async
 from ._run import spec_from_token as spec_from_token
 from ._run import token_of as token_of
+from ._shrink import ShrinkProgress as ShrinkProgress
 from ._shrink import ShrinkResult as ShrinkResult
+from ._shrink import canonical_signature as canonical_signature
+from ._shrink import same_failure_signature as same_failure_signature
 from ._shrink import shrink as shrink
+from ._shrink import shrink_failure as shrink_failure
+from ._shrink import shrink_workload as shrink_workload
+from ._verdict import OUTCOMES as OUTCOMES
+from ._verdict import campaign_verdict as campaign_verdict
+from ._verdict import run_verdict as run_verdict

@@ -37,21 +37,25 @@ from .._core import (
     BadInput,
     Decision,
     DFSScheduler,
+    Outcome,
     PCTScheduler,
     RandomScheduler,
     RunResult,
     Scheduler,
     encode_token,
+    pack_decisions,
     quiet_gc,
+    unpack_decisions,
 )
-from .._core._token import pack_decisions, unpack_decisions
 from ._run import RunSpec, run_spec_async, spec_from_json
+from ._verdict import OUTCOMES, campaign_verdict
 
 __all__ = [
     "SCHEDULERS",
     "CampaignConfig",
     "CampaignResult",
     "Failure",
+    "ScheduleError",
     "explore",
     "schedule_seed",
 ]
@@ -132,13 +136,19 @@ class Failure:
     preemptions: int
     decisions: tuple[Decision, ...]
     spec: dict[str, Any]
+    #: Set on a shrunk failure (``shrink_failure``): a ``ShrinkResult`` with the final run.
+    shrink: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def token(self) -> str:
         return encode_token(self.spec, list(self.decisions))
 
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.spec.get("params", {}))
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "index": self.index,
             "seed": self.seed,
             "signature": self.signature,
@@ -147,22 +157,72 @@ class Failure:
             "message": self.message,
             "steps": self.steps,
             "preemptions": self.preemptions,
+            "params": self.params,
+            "token": self.token,
+        }
+        if self.shrink is not None:
+            out["shrink"] = self.shrink.to_json()
+        return out
+
+
+@attrs.frozen
+class ScheduleError:
+    """The first schedule of a campaign that ended in ``error`` (the design, the scenario or
+    the model raised, or a raw trio primitive was awaited): its exception and its token."""
+
+    index: int
+    message: str
+    decisions: tuple[Decision, ...]
+    spec: dict[str, Any]
+
+    @property
+    def headline(self) -> str:
+        return self.message.splitlines()[0] if self.message else "unknown error"
+
+    @property
+    def token(self) -> str:
+        return encode_token(self.spec, list(self.decisions))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "error": self.headline,
+            "detail": self.message,
             "token": self.token,
         }
 
 
 @attrs.frozen
 class CampaignResult:
+    """What a campaign searched and found.  ``outcomes`` counts every schedule considered by
+    outcome class; ``probes`` counts, per stage probe of the scenario, the schedules that
+    reached it.  ``verdict`` is ``found``, ``not-found`` or ``inconclusive`` (``reason``)."""
+
     config: CampaignConfig
-    verdict: str  # "found" / "not-found"
+    verdict: str
     schedules_run: int
     failure: Failure | None
     outcomes: dict[str, int]
     exhausted: bool = False
+    probes: dict[str, int] = attrs.field(factory=dict)
+    first_error: ScheduleError | None = None
+    reason: str | None = None
 
     @property
     def found(self) -> bool:
         return self.failure is not None
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.verdict == "inconclusive"
+
+    def outcome_text(self) -> str:
+        """``ok 58, violation 0, deadlock 0, error 2, budget-exhausted 0``."""
+        return ", ".join(f"{k} {self.outcomes.get(k, 0)}" for k in OUTCOMES)
+
+    def probes_text(self) -> str:
+        n = self.schedules_run
+        return ", ".join(f"{p} {k}/{n}" for p, k in self.probes.items())
 
     def summary(self) -> str:
         c = self.config
@@ -174,11 +234,12 @@ class CampaignResult:
                 f"schedule(s) (schedule #{f.index}): {f.message}"
             )
         if c.scheduler == "dfs" and self.exhausted:
-            return (
-                f"{d}: not found: all {self.schedules_run} schedules with <= "
-                f"{c.max_preemptions} preemptions, 0 failures"
-            )
-        return f"{d}: not found: {self.schedules_run} {c.scheduler_label} schedules, 0 failures"
+            searched = f"all {self.schedules_run} schedules with <= {c.max_preemptions} preemptions"
+        else:
+            searched = f"{self.schedules_run} {c.scheduler_label} schedules"
+        if self.verdict == "inconclusive":
+            return f"{d}: INCONCLUSIVE: {searched}, 0 failures, but {self.reason}"
+        return f"{d}: not found: {searched}, 0 failures"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -188,9 +249,12 @@ class CampaignResult:
             "seed": self.config.seed,
             "budget": self.config.schedules,
             "verdict": self.verdict,
+            "reason": self.reason,
             "schedules_run": self.schedules_run,
             "exhausted": self.exhausted,
-            "outcomes": dict(sorted(self.outcomes.items())),
+            "outcomes": {k: self.outcomes.get(k, 0) for k in OUTCOMES},
+            "probes": dict(self.probes),
+            "first_error": self.first_error.to_json() if self.first_error else None,
             "failure": self.failure.to_json() if self.failure else None,
             "summary": self.summary(),
         }
@@ -218,7 +282,11 @@ def _record(index: int, seed: int, r: RunResult) -> dict[str, Any]:
         "outcome": str(r.outcome),
         "steps": r.stats.steps,
         "preemptions": r.stats.preemptions,
+        "probes": list(r.extra.get("probes_reached", ())),
     }
+    if r.outcome is Outcome.ERROR:
+        rec["error"] = r.error or "unknown error"
+        rec["decisions"] = pack_decisions(r.decision_list)
     if r.failed and r.violation is not None:
         v = r.violation
         rec.update(
@@ -455,23 +523,46 @@ def _result(
 ) -> CampaignResult:
     first = _lowest_failure(done) if cfg.stop_at_first else None
     considered = [r for i, r in sorted(done.items()) if first is None or i <= first]
-    outcomes: dict[str, int] = {}
-    for r in considered:
+    fails = _lowest_failure(done)
+    failure = _failure_from(done[fails], spec_json) if fails is not None else None
+    return _summarise(cfg, considered, failure, spec_json)
+
+
+def _summarise(
+    cfg: CampaignConfig,
+    records: list[dict[str, Any]],
+    failure: Failure | None,
+    spec_json: dict[str, Any],
+    *,
+    exhausted: bool = False,
+) -> CampaignResult:
+    """Outcome counts, probe counts, the first error and the verdict of ``records``."""
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+    probes = dict.fromkeys(cfg.spec.scenario.probes, 0)
+    first_error = None
+    for r in records:
         outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
-    failure = None
-    if cfg.stop_at_first:
-        if first is not None:
-            failure = _failure_from(done[first], spec_json)
-    else:
-        fails = _lowest_failure(done)
-        if fails is not None:
-            failure = _failure_from(done[fails], spec_json)
+        for name in r.get("probes", ()):
+            if name in probes:
+                probes[name] += 1
+        if first_error is None and r["outcome"] == "error":
+            first_error = ScheduleError(
+                r["index"],
+                str(r.get("error", "")),
+                tuple(unpack_decisions(r.get("decisions", {"labels": [], "d": []}))),
+                spec_json,
+            )
+    verdict, reason = campaign_verdict(failure is not None, outcomes, probes)
     return CampaignResult(
         cfg,
-        "found" if failure is not None else "not-found",
-        len(considered),
+        verdict,
+        len(records),
         failure,
         outcomes,
+        exhausted=exhausted,
+        probes=probes,
+        first_error=first_error,
+        reason=reason,
     )
 
 
@@ -480,25 +571,16 @@ def _explore_dfs(
 ) -> CampaignResult:
     spec_json = cfg.spec.to_json()
     sched = DFSScheduler(max_preemptions=cfg.max_preemptions)
-    outcomes: dict[str, int] = {}
+    records: list[dict[str, Any]] = []
     failure = None
-    runs = 0
     with quiet_gc():
-        while runs < cfg.schedules and not sched.exhausted:
+        while len(records) < cfg.schedules and not sched.exhausted:
             r = _run_one(cfg.spec, sched)
-            runs += 1
-            outcomes[str(r.outcome)] = outcomes.get(str(r.outcome), 0) + 1
+            records.append(_record(len(records), 0, r))
             if progress is not None:
-                progress(runs, cfg.schedules)
+                progress(len(records), cfg.schedules)
             if r.failed and failure is None:
-                failure = _failure_from(_record(runs - 1, 0, r), spec_json)
+                failure = _failure_from(records[-1], spec_json)
                 if cfg.stop_at_first:
                     break
-    return CampaignResult(
-        cfg,
-        "found" if failure is not None else "not-found",
-        runs,
-        failure,
-        outcomes,
-        exhausted=sched.exhausted,
-    )
+    return _summarise(cfg, records, failure, spec_json, exhausted=sched.exhausted)

@@ -23,21 +23,31 @@ from typing import Any
 import attrs
 
 from .._core import BadInput
-from .._drain import DrainDesign, design_names, resolve_design
-from .._scenarios import NotApplicable, ScenarioDef, hazard_scenarios, resolve_scenario
+from .._drain import DrainDesign, design_names, design_ref, resolve_design
+from .._scenarios import (
+    NotApplicable,
+    ScenarioDef,
+    hazard_scenarios,
+    parse_scenario,
+    resolve_scenario,
+)
 from ._campaign import CampaignConfig, explore
-from ._run import make_run_spec, token_of
-from ._shrink import shrink
+from ._run import make_run_spec
+from ._shrink import shrink_failure
 
 __all__ = ["Cell", "MatrixResult", "run_matrix"]
 
 
 @attrs.frozen
 class Cell:
+    """One hazard × design cell.  ``verdict`` is ``found``, ``not-found``, ``inconclusive``
+    (``why`` says why: errors, exhausted budgets, a stage probe never reached) or ``n/a``.
+    A found cell's oracle, kind, message and steps come from replaying its ``token``."""
+
     hazard: str
     scenario: str
     design: str
-    verdict: str  # found / not-found / n/a
+    verdict: str
     schedules: int
     oracle: str | None = None
     kind: str | None = None
@@ -47,9 +57,18 @@ class Cell:
     steps_before: int | None = None
     preemptions: int | None = None
     why: str | None = None
+    outcomes: dict[str, int] = attrs.field(factory=dict)
+    probes: dict[str, int] = attrs.field(factory=dict)
+    error: str | None = None
+    error_token: str | None = None
+    cpus: int | None = None
 
     @property
     def symbol(self) -> str:
+        """``F`` found, ``.`` not found, ``E`` inconclusive with an errored schedule, ``?``
+        inconclusive otherwise, ``n/a`` ruled out by the protection era."""
+        if self.verdict == "inconclusive":
+            return "E" if self.outcomes.get("error") else "?"
         return {"found": "F", "not-found": ".", "n/a": "n/a"}[self.verdict]
 
     def to_json(self) -> dict[str, Any]:
@@ -82,9 +101,15 @@ class MatrixResult:
         }
 
 
+def _scenario_ref(s: ScenarioDef) -> str | dict[str, Any]:
+    """What a worker process needs to find ``s`` again: a built-in's name, a user scenario's
+    validated data (a TOML file is read once, in the parent)."""
+    return s.name if s.builtin else {"def": s.data, "source": s.source}
+
+
 def _cell_task(
-    scenario: str,
-    design: str | DrainDesign,
+    scenario: str | dict[str, Any],
+    design: str,
     params: dict[str, Any],
     budget: int | None,
     seed: int,
@@ -93,7 +118,10 @@ def _cell_task(
     do_shrink: bool,
     shrink_budget: int,
 ) -> Cell:
-    s = resolve_scenario(scenario)
+    if isinstance(scenario, dict):
+        s = parse_scenario(scenario["def"], str(scenario["source"]))
+    else:
+        s = resolve_scenario(scenario)
     hazard = s.hazard or "-"
     try:
         spec = make_run_spec(s, design, params)
@@ -108,13 +136,25 @@ def _cell_task(
         jobs=1,
     )
     res = explore(cfg)
+    common: dict[str, Any] = {
+        "outcomes": dict(res.outcomes),
+        "probes": dict(res.probes),
+        "cpus": int(spec.params["cpus"]),
+    }
+    if res.first_error is not None:
+        common["error"] = res.first_error.headline
+        common["error_token"] = res.first_error.token
     if res.failure is None:
-        return Cell(hazard, s.name, spec.design.name, "not-found", res.schedules_run)
-    f = res.failure
-    token, steps, pre = f.token, f.steps, f.preemptions
-    if do_shrink:
-        sh = shrink(spec, f.decisions, budget=shrink_budget)
-        token, steps, pre = token_of(sh.result), sh.steps_after, sh.preemptions_after
+        return Cell(
+            hazard,
+            s.name,
+            spec.design.name,
+            res.verdict,
+            res.schedules_run,
+            why=res.reason,
+            **common,
+        )
+    f = shrink_failure(res, budget=shrink_budget) if do_shrink else res.failure
     return Cell(
         hazard,
         s.name,
@@ -124,10 +164,11 @@ def _cell_task(
         f.oracle,
         f.kind,
         f.message,
-        token,
-        steps,
+        f.token,
         f.steps,
-        pre,
+        res.failure.steps,
+        f.preemptions,
+        **common,
     )
 
 
@@ -150,14 +191,17 @@ def run_matrix(
     hs = [resolve_scenario(h) for h in hazards] if hazards else list(hazard_scenarios())
     if budget is not None and budget < 1:
         raise BadInput(f"--budget must be at least 1, got {budget}")
-    tasks: list[tuple[str, str | DrainDesign, dict[str, Any]]] = []
+    # Designs travel to worker processes as references (a built-in's name, a user design's
+    # ``module:attr``), never as pickled objects: a copy is another object, and would be
+    # registered twice under one name.
+    refs = [design_ref(d) for d in ds]
+    tasks: list[tuple[str | dict[str, Any], str, dict[str, Any]]] = []
     for s in hs:
         params: dict[str, Any] = {}
         if cpus is not None:
             params["cpus"] = max(cpus, s.min_cpus)
-        for d in ds:
-            name: str | DrainDesign = d.name if d.name in design_names() else d
-            tasks.append((s.name, name, params))
+        for ref in refs:
+            tasks.append((_scenario_ref(s), ref, params))
     jobs = jobs or os.cpu_count() or 1
     cells: list[Cell | None] = [None] * len(tasks)
     args = (budget, seed, scheduler, depth, shrink_failures, shrink_budget)

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import trio
 
-from .._check import attach_oracles
+from .._check import attach_oracles, attach_probes
 from .._core import (
     Decision,
     Outcome,
@@ -135,6 +135,7 @@ async def run_spec_async(
         oracles.append("drain-completeness")
         opts.setdefault("drain-completeness", {})["strict"] = True
     attach_oracles(m, oracles, opts)
+    probes = attach_probes(m, s.probes)
     if observer is not None:
         observer(m)
     phases = s.phases(p)
@@ -158,6 +159,8 @@ async def run_spec_async(
             "page_ops": result.stats.counters.get("page_allocs", 0)
             + result.stats.counters.get("page_frees", 0),
             "spec": spec.to_json(),
+            "probes": list(probes.names),
+            "probes_reached": probes.reached_names(),
         }
     )
     return result

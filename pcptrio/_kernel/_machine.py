@@ -155,6 +155,8 @@ class Machine:
         self.drain_calls: list[DrainCall] = []
         self._active_calls: list[DrainCall] = []
         self.warned_once: set[str] = set()
+        #: Scenario stimuli in progress, by name (count of nested begins).
+        self.stimuli: dict[str, int] = {}
         self.booted = False
         hp = self.hotplug
         hp.prepare.append(("workqueue:prepare", self.wq.prepare_cpu))
@@ -394,10 +396,33 @@ class Machine:
         await self.hotplug.put_online_cpus()
 
     async def cpu_down(self, cpu: int) -> bool:
-        return await self.hotplug.cpu_down(cpu)
+        """``cpu_down(cpu)``; the request is the ``cpu-down`` stimulus while in progress."""
+        self.stimulus_begin("cpu-down")
+        try:
+            return await self.hotplug.cpu_down(cpu)
+        finally:
+            self.stimulus_end("cpu-down")
 
     async def cpu_up(self, cpu: int) -> bool:
-        return await self.hotplug.cpu_up(cpu)
+        """``cpu_up(cpu)``; the request is the ``cpu-up`` stimulus while in progress."""
+        self.stimulus_begin("cpu-up")
+        try:
+            return await self.hotplug.cpu_up(cpu)
+        finally:
+            self.stimulus_end("cpu-up")
+
+    # ------------------------------------------------------------------ stimuli
+
+    def stimulus_begin(self, name: str) -> None:
+        """A scenario stimulus starts (what stage probes watch; it changes nothing else)."""
+        self.stimuli[name] = self.stimuli.get(name, 0) + 1
+        for fn in self.sensors.stimulus:
+            fn(name, True)
+
+    def stimulus_end(self, name: str) -> None:
+        self.stimuli[name] = self.stimuli.get(name, 1) - 1
+        for fn in self.sensors.stimulus:
+            fn(name, False)
 
     async def _wq_offline(self, cpu: int) -> None:
         await self.wq.offline_cpu(cpu)

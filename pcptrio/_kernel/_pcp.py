@@ -132,6 +132,9 @@ class PerCpuPages:
             for fn in self._sensors.pcp_overlap:
                 fn(self, first, a)
         inside[a] = 1
+        if self._sensors.pcp_enter:
+            for enter_fn in list(self._sensors.pcp_enter):
+                enter_fn(self, a)
 
     def exit(self, a: Actor) -> None:
         inside = self._inside

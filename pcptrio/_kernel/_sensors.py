@@ -33,6 +33,13 @@ class Sensors:
         self.flush_warning: list[Callable[[str, dict[str, Any]], None]] = []
         #: The workqueue watchdog found a lockup (headline, dump, details).
         self.wq_lockup: list[Callable[[str, str, dict[str, Any]], None]] = []
+        #: An actor starts touching a PCP's lists (it was not inside yet).  Stage probes
+        #: unsubscribe once they have seen what they wait for, so the hot path pays only
+        #: while someone listens.
+        self.pcp_enter: list[Callable[[PerCpuPages, Actor], None]] = []
+        #: A scenario stimulus begins (True) or ends (False): ``cpu-down`` / ``cpu-up`` while
+        #: a hotplug request is in progress, or one a scenario actor marks (``hog``).
+        self.stimulus: list[Callable[[str, bool], None]] = []
         #: A WARN_ON_ONCE fired in model code (message).
         self.warning: list[Callable[[str], None]] = []
         #: CONFIG_DEBUG_OBJECTS_WORK caught a misuse of a work item (kind, message, details):

@@ -27,7 +27,7 @@ row is always shown, with a little context before it, wherever it falls.
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Collection, Hashable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -292,7 +292,7 @@ def _cpu_cells(row: StepRow) -> list[str]:
     return cells
 
 
-def _rows_table(r: RunResult, rows: Sequence[StepRow]) -> str:
+def _rows_table(r: RunResult, rows: Sequence[StepRow], needed: Collection[int] = ()) -> str:
     ncpu = max((len(row.cpus) for row in rows), default=0)
     headers = ["", "step", "t (µs)", "actor", *[f"cpu{c}" for c in range(ncpu)], "event"]
     align = "lrrl" + "l" * ncpu + "l"
@@ -322,6 +322,8 @@ def _rows_table(r: RunResult, rows: Sequence[StepRow]) -> str:
         row = rows[u]
         fields, emits = mine[u]
         marker = "▶" if u == focus else ""
+        if row.step in needed:
+            marker += "P"
         event = _event_text(row.event, fields)
         body.append([marker, str(row.step), _us(row.t_ns), row.actor, *_cpu_cells(row), event])
         for rec in emits[:MAX_EMITS]:
@@ -332,7 +334,9 @@ def _rows_table(r: RunResult, rows: Sequence[StepRow]) -> str:
     legend = (
         "interleaving (one row per step; cpuN: running actor (· idle), "
         "PCP pages|works pending on its normal pool; * the CPU that took the step; "
-        "↳ events emitted in the same step):"
+        "↳ events emitted in the same step"
+        + ("; P: a preemption here that the failure needs" if needed else "")
+        + "):"
     )
     return legend + "\n" + _indent(render_table(headers, body, align=align))
 
@@ -365,9 +369,12 @@ def _trace_table(r: RunResult) -> str:
     return title + "\n" + _indent(render_table(headers, body, align="lrrrll"))
 
 
-def interleaving_table(r: RunResult, rows: Sequence[StepRow] | None = None) -> str:
-    """The interleaving of ``r``: the per-CPU step table from ``rows``, or the trace."""
-    return _rows_table(r, rows) if rows else _trace_table(r)
+def interleaving_table(
+    r: RunResult, rows: Sequence[StepRow] | None = None, needed: Collection[int] = ()
+) -> str:
+    """The interleaving of ``r``: the per-CPU step table from ``rows``, or the trace.
+    ``needed``: steps of the preemptions the failure needs (marked ``P``)."""
+    return _rows_table(r, rows, needed) if rows else _trace_table(r)
 
 
 def _is_idle_edge(src: str, rel: str, dst: str) -> bool:
@@ -471,12 +478,14 @@ def failure_report(
     *,
     rows: list[StepRow] | None = None,
     replay_cmd: str | None = None,
+    needed: Collection[int] = (),
 ) -> str:
     """The text report of one run (meant for failing runs; any outcome works).
 
     ``rows`` (from a :class:`~pcptrio._report._rows.RowCollector` on a replay of the run) turns
     the trace listing into a per-CPU step table.  ``replay_cmd`` replaces the default
-    ``pcptrio replay TOKEN`` line (e.g. with a pytest command).
+    ``pcptrio replay TOKEN`` line (e.g. with a pytest command).  ``needed`` lists the steps
+    of the preemptions the failure needs (a shrink result's ``required_steps``): marked ``P``.
 
     Example::
 
@@ -485,7 +494,7 @@ def failure_report(
     """
     sections = [
         _headline(result),
-        interleaving_table(result, rows),
+        interleaving_table(result, rows, needed),
         _graph_section(result),
         _dump_section(result.violation),
         _details_section(result.violation),

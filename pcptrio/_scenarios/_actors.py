@@ -266,11 +266,13 @@ async def _hog_work(m: Machine, a: ActorSpec, where: str) -> None:
     cpu = select_cpus(a.get("cpu", "last"), m.nr_cpus, where)[0]
 
     async def hog(work: WorkStruct) -> None:
+        m.stimulus_begin("hog")
         spent = 0
         while spent < total:
             await e.spend(slice_ns)  # busy: still "running" for concurrency management
             spent += slice_ns
             await e.point("cond_resched")
+        m.stimulus_end("hog")
 
     await m.queue_work_on(cpu, m.system_wq, WorkStruct(hog, "hog_work_fn", "hog"))
 

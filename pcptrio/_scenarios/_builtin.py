@@ -28,6 +28,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         ),
         "protection": "preempt",
         "oracles": ["pcp-exclusive", "page-conservation"],
+        "probes": ["drain-vs-pcp-update"],
         "min_cpus": 2,
         "params": {**_PCP, "ops": 30, "drains": 4},
         "machine": {"zones": _ONE_ZONE},
@@ -52,6 +53,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "CPUs at least: with two, IPIs from spinning senders can never exceed two.)"
         ),
         "oracles": ["disturbance-bound"],
+        "probes": ["concurrent-drains"],
         "min_cpus": 3,
         "params": {**_PCP, "reclaimers": 4, "rounds": 2, "fill": 20},
         "machine": {"zones": _ONE_ZONE},
@@ -77,6 +79,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "while the drains run."
         ),
         "oracles": ["drain-completeness"],
+        "probes": ["concurrent-zone-drains"],
         "min_cpus": 2,
         "params": {"pages": 16384, "high": 42, "batch": 7, "rounds": 3, "fill": 20},
         "machine": {
@@ -120,6 +123,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "unbound worker has one CPU to run on.)"
         ),
         "oracles": ["pcp-exclusive", "page-conservation"],
+        "probes": ["cpu-down-during-drain"],
         "min_cpus": 3,
         "params": {**_PCP, "ops": 150},
         "machine": {"zones": _ONE_ZONE},
@@ -132,7 +136,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
                     {"kind": "drain", "cpu": 0, "times": 1},
                     {
                         "kind": "hotplug",
-                        "cpu": 0,
+                        "cpu": 1,
                         "ops": ["down:last", "up:last"],
                         "delay_ns": 1000,
                         "gap_ns": 12000,
@@ -152,6 +156,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "populates a chunk and enters direct reclaim."
         ),
         "oracles": ["deadlock"],
+        "probes": ["cpu-up-during-drain"],
         "min_cpus": 2,
         "params": {**_PCP, "cache": 300},
         "machine": {"zones": _ONE_ZONE, "percpu_populated": 0},
@@ -177,6 +182,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "reclaimable, so creating a kworker fails. A reclaimer calls drain_all_pages(NULL)."
         ),
         "oracles": ["liveness", "deadlock"],
+        "probes": ["exhausted-during-drain"],
         "min_cpus": 2,
         "params": {**_PCP, "fill": 20},
         "machine": {"zones": _ONE_ZONE},
@@ -196,6 +202,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "that zone on their PCPs and do not allocate or free meanwhile."
         ),
         "oracles": ["drain-completeness"],
+        "probes": ["drain-from-kworker"],
         "min_cpus": 1,
         "params": {**_PCP, "fill": 20},
         "machine": {"zones": _ONE_ZONE},
@@ -214,6 +221,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "CPU's normal pool (worker creation works fine); then a reclaimer drains."
         ),
         "oracles": ["wq-watchdog", "liveness"],
+        "probes": ["hog-during-drain"],
         "min_cpus": 2,
         "params": {**_PCP, "fill": 20, "hog_s": 60},
         "machine": {"zones": _ONE_ZONE},
@@ -235,6 +243,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "updated yet is invisible to an unlocked count check."
         ),
         "oracles": ["drain-completeness"],
+        "probes": ["drain-vs-pcp-update"],
         "min_cpus": 2,
         "params": {"pages": 16384, "high": 12, "batch": 3, "ops": 40, "drains": 6},
         "machine": {"zones": _ONE_ZONE},
@@ -262,6 +271,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "title": "steady alloc/free with an occasional global drain",
         "description": "Every CPU allocates and frees; a reclaimer calls drain_all_pages(NULL).",
         "oracles": [],
+        "probes": ["drain-called"],
         "min_cpus": 1,
         "params": {**_PCP, "ops": 40, "drains": 3},
         "machine": {"zones": _ONE_ZONE},
@@ -287,6 +297,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "drain_local_pages_wq) is what keeps it on one CPU."
         ),
         "oracles": ["pcp-exclusive", "page-conservation"],
+        "probes": ["drain-while-cpu-offline"],
         "min_cpus": 3,
         "params": {**_PCP, "ops": 150, "rounds": 3},
         "machine": {"zones": _ONE_ZONE},
@@ -326,6 +337,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "GFP_KERNEL, so each enters direct reclaim and drains."
         ),
         "oracles": ["liveness"],
+        "probes": ["drain-called"],
         "min_cpus": 1,
         "params": {**_PCP, "cache": 600, "allocs": 6},
         "machine": {"zones": _ONE_ZONE},
@@ -343,6 +355,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "Every CPU allocates and frees; drains; the last CPU goes down and up twice."
         ),
         "oracles": [],
+        "probes": ["drain-called"],
         "min_cpus": 2,
         "params": {**_PCP, "ops": 40, "drains": 4},
         "machine": {"zones": _ONE_ZONE},
@@ -370,6 +383,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             "drain_all_pages(NULL); repeated. What pcptrio bench measures."
         ),
         "oracles": [],
+        "probes": ["drain-called"],
         "min_cpus": 1,
         "params": {**_PCP, "fill": 8, "rounds": 3},
         "machine": {"zones": _ONE_ZONE},

@@ -5,6 +5,7 @@ Scenarios are data, with one schema for the built-ins and for user TOML files::
     name = "shared-mask-race"           hazard = "H3"        title = "..."
     description = "..."
     oracles = ["drain-completeness"]    # plus the always-on ones
+    probes = ["concurrent-zone-drains"] # stage probes: what a "not found" needs reached
     min_cpus = 2
     protection = "preempt"              # optional: the era the scenario needs
     [params]                            # overridable values, referenced as "$name" below
@@ -31,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from .._check import ORACLES
+from .._check import ORACLES, PROBES
 from .._core import MSEC, BadInput
 from .._kernel import Costs, MachineParams, Protection, ZoneSpec
 from ._actors import ACTOR_KINDS
@@ -48,6 +49,7 @@ _TOP_KEYS = {
     "description",
     "oracles",
     "oracle_options",
+    "probes",
     "min_cpus",
     "protection",
     "params",
@@ -120,6 +122,9 @@ class ScenarioDef:
     data: dict[str, Any]
     source: str
     builtin: bool = False
+    #: Stage probes (``pcptrio._check``): what the scenario must have done for a campaign's
+    #: ``not-found`` to mean anything.
+    probes: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ parameters
 
@@ -295,6 +300,7 @@ class ScenarioDef:
             "hazard": self.hazard,
             "description": self.description,
             "oracles": list(self.oracles),
+            "probes": list(self.probes),
             "min_cpus": self.min_cpus,
             "protection": str(self.protection) if self.protection else None,
             "params": dict(self.defaults),
@@ -351,6 +357,14 @@ def parse_scenario(data: dict[str, Any], source: str, *, builtin: bool = False) 
             close = difflib.get_close_matches(o, list(ORACLES), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise _err(source, "oracles", f"unknown oracle {o!r}{hint}")
+    probes = data.get("probes", [])
+    if not isinstance(probes, list) or not all(isinstance(x, str) for x in probes):
+        raise _err(source, "probes", "expected a list of stage probe names")
+    for x in probes:
+        if x not in PROBES:
+            close = difflib.get_close_matches(x, list(PROBES), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _err(source, "probes", f"unknown stage probe {x!r}{hint}")
     oo = data.get("oracle_options", {})
     if not isinstance(oo, dict):
         raise _err(source, "oracle_options", "expected a table of oracle name -> options")
@@ -397,6 +411,7 @@ def parse_scenario(data: dict[str, Any], source: str, *, builtin: bool = False) 
         data=data,
         source=source,
         builtin=builtin,
+        probes=tuple(dict.fromkeys(probes)),
     )
     # Resolve the defaults once, so a broken scenario fails when loaded, not mid-campaign.
     p = s.resolve_params({"cpus": max(defaults["cpus"], min_cpus)})
