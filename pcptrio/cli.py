@@ -10,64 +10,65 @@ existing file without ``--force``.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import pathlib
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import trio
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from ._check import ORACLES
 from ._core import (
     BadInput,
     Decision,
-    Engine,
     Outcome,
     PCTScheduler,
     RandomScheduler,
     ReplayScheduler,
     RunResult,
     Scheduler,
-    Violation,
     decode_token,
-    encode_token,
 )
 from ._drain import BUILTIN_DESIGNS, resolve_design
 from ._explore import (
+    DEFAULT_CPUS,
     SCHEDULERS,
     CampaignConfig,
-    CampaignResult,
     MatrixResult,
     RunSpec,
-    ShrinkProgress,
-    explore,
     make_run_spec,
     run_bench,
+    run_campaign,
     run_matrix,
     run_spec,
     run_verdict,
-    shrink_failure,
     spec_from_token,
     token_of,
 )
-from ._explore._bench import DEFAULT_CPUS
 from ._report import (
     RowCollector,
+    campaign_report,
     configure_logging,
     failure_report,
+    latency_plot_png,
     perfetto_trace,
     render_table,
+    require_pyplot,
     trace_logger,
 )
-from ._scenarios import NotApplicable, builtin_scenarios, hazard_scenarios, resolve_scenario
+from ._scenarios import (
+    DEMO_NAME,
+    NotApplicable,
+    builtin_scenarios,
+    hazard_scenarios,
+    lost_update_run,
+    resolve_scenario,
+)
 from ._version import __version__
-from .testing import pytest_snippet
 
 EXIT_OK = 0
 EXIT_FOUND = 1
@@ -106,16 +107,33 @@ def write_file(path: str, content: str | bytes, force: bool) -> None:
     parent = p.parent if str(p.parent) else pathlib.Path(".")
     if not parent.is_dir():
         raise BadInput(f"cannot write {p}: directory {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+    if p.is_dir():
+        raise BadInput(f"cannot write {p}: it is a directory")
     try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise BadInput(f"cannot write {p}: {exc.strerror}") from None
+    try:
+        # mkstemp makes the file 0600; a written file gets the mode any other tool's would.
+        os.fchmod(fd, 0o666 & ~_umask())
         data = content.encode("utf-8") if isinstance(content, str) else content
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, p)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise BadInput(f"cannot write {p}: {exc.strerror}") from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _params(items: Sequence[str] | None, cpus: int | None) -> dict[str, Any]:
@@ -137,6 +155,8 @@ def _params(items: Sequence[str] | None, cpus: int | None) -> dict[str, Any]:
                     val = v
         out[k] = val
     if cpus is not None:
+        if "cpus" in out and out["cpus"] != cpus:
+            raise BadInput(f"--cpus {cpus} and --param cpus={out['cpus']} disagree; give one")
         out["cpus"] = cpus
     return out
 
@@ -316,6 +336,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             token = pathlib.Path(token[1:]).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise BadInput(f"cannot read token file {token[1:]}: {exc}") from None
+        except UnicodeDecodeError:
+            raise BadInput(f"token file {token[1:]} is not text") from None
+    raw, decisions = decode_token(token)
+    if raw.get("demo") == DEMO_NAME:
+        return _replay_demo(args, raw, decisions)
     spec, decisions = spec_from_token(token)
     coll = RowCollector()
     r = run_spec(
@@ -338,59 +363,57 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return _exit_for(r)
 
 
-def _progress_bar(
-    enabled: bool, label: str
-) -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    if not enabled:
-        return (lambda done, total: None), (lambda: None)
-    prog = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    )
-    prog.start()
-    task = prog.add_task(label, total=None)
-
-    def update(done: int, total: int) -> None:
-        prog.update(task, completed=done, total=total)
-
-    return update, prog.stop
+def _replay_demo(args: argparse.Namespace, raw: dict[str, Any], decisions: list[Decision]) -> int:
+    """A token of ``pcptrio demo``: the lost-update model, replayed."""
+    incs = raw.get("incs")
+    if not isinstance(incs, int) or isinstance(incs, bool) or not 1 <= incs <= 1_000_000:
+        raise BadInput("replay token of the demo has a malformed 'incs'")
+    r = lost_update_run(incs, ReplayScheduler(decisions, strict=not args.lenient))
+    if r.outcome is Outcome.ERROR and (r.error or "").startswith("replay drift"):
+        raise BadInput(f"{r.error}; the token was recorded by other model code")
+    _outputs(args, r, None)
+    _emit(args, _run_json(r), _run_text(r, None))
+    return _exit_for(r)
 
 
-def _shrink_bar(enabled: bool) -> tuple[ShrinkProgress | None, Callable[[], None]]:
-    """A progress line for shrinking on a TTY (phase, replays done of its budget)."""
-    if not enabled:
-        return None, lambda: None
-    prog = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    )
-    prog.start()
-    task = prog.add_task("shrinking", total=None)
+class _Bars:
+    """Progress on a terminal: one live display, a bar for the schedules and, once shrinking
+    starts, one for its replays (phase, done of its budget).  Inert when not enabled."""
 
-    def update(phase: str, done: int, total: int) -> None:
-        prog.update(task, description=f"shrinking ({phase})", completed=done, total=total)
+    def __init__(self, enabled: bool, label: str) -> None:
+        self._prog: Progress | None = None
+        self._label = label
+        self._task: Any = None
+        self._shrink: Any = None
+        if enabled:
+            self._prog = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                transient=True,
+            )
+            self._prog.start()
 
-    return update, prog.stop
+    def update(self, done: int, total: int) -> None:
+        if self._prog is None:
+            return
+        if self._task is None:
+            self._task = self._prog.add_task(self._label, total=None)
+        self._prog.update(self._task, completed=done, total=total)
 
+    def shrinking(self, phase: str, done: int, total: int) -> None:
+        if self._prog is None:
+            return
+        if self._shrink is None:
+            self._shrink = self._prog.add_task("shrinking", total=None)
+        self._prog.update(
+            self._shrink, description=f"shrinking ({phase})", completed=done, total=total
+        )
 
-def _campaign_lines(res: CampaignResult) -> list[str]:
-    """The outcome counts, the probes and, if any, the first error with its token."""
-    lines = [f"  outcomes: {res.outcome_text()}"]
-    if res.probes:
-        lines.append(f"  stage probes reached in: {res.probes_text()}")
-    e = res.first_error
-    if e is not None:
-        lines += [
-            f"  first error (schedule #{e.index}): {e.headline}",
-            f"    replay: pcptrio replay {e.token}",
-        ]
-    return lines
+    def stop(self) -> None:
+        if self._prog is not None:
+            self._prog.stop()
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
@@ -410,61 +433,24 @@ def cmd_explore(args: argparse.Namespace) -> int:
         stop_at_first=not args.all,
     )
     show = sys.stderr.isatty() and not args.quiet and not args.json
-    update, stop = _progress_bar(show, spec.label)
+    bars = _Bars(show, spec.label)
     t0 = time.perf_counter()
     try:
-        res = explore(cfg, out=out, resume=bool(args.resume), progress=update)
-    finally:
-        stop()
-    wall = time.perf_counter() - t0
-    data = res.to_json()
-    text = [
-        res.summary(),
-        f"({wall:.1f}s wall, {res.schedules_run / max(wall, 1e-9):.0f} schedules/s)",
-        *_campaign_lines(res),
-    ]
-    if res.failure is not None:
-        f = res.failure
-        if not args.no_shrink:
-            sbar, sstop = _shrink_bar(show)
-            try:
-                f = shrink_failure(res, budget=args.shrink_budget, progress=sbar)
-            finally:
-                sstop()
-            sh = f.shrink
-            changed = " ".join(f"{k}={v}" for k, v in sh.params_changed.items())
-            text.append(
-                f"shrunk: {sh.steps_before} -> {sh.steps_after} steps, "
-                f"{sh.preemptions_before} -> {sh.preemptions_after} preemptions"
-                + (f", workload {changed}" if changed else "")
-                + (
-                    f"; needs the preemption(s) at step(s) {', '.join(map(str, sh.required_steps))}"
-                    if sh.required_steps
-                    else ""
-                )
-            )
-            r = sh.result
-        else:
-            r = run_spec(spec, ReplayScheduler(list(f.decisions)))
-        data["failure"] = f.to_json()
-        token = f.token
-        # The report comes from replaying the printed token: what is shown is what it replays.
-        rspec, _ = spec_from_token(token)
-        r, coll = _with_rows(rspec, r)
-        needed = f.shrink.required_steps if f.shrink is not None else ()
-        text[0] = (
-            f"{spec.label}: FOUND [{f.oracle}] after {res.schedules_run} "
-            f"{cfg.scheduler_label} schedule(s) (schedule #{f.index}): {f.message}"
+        res = run_campaign(
+            cfg,
+            out=out,
+            resume=bool(args.resume),
+            progress=bars.update,
+            shrink_budget=0 if args.no_shrink else args.shrink_budget,
+            shrink_progress=bars.shrinking,
         )
-        text += [
-            "",
-            failure_report(r, rows=coll.rows, replay_cmd=f"pcptrio replay {token}", needed=needed),
-            "",
-            "A pytest-trio test that replays it:",
-            "",
-            pytest_snippet(token, f.oracle, f"{spec.scenario.name}_{spec.design.name}"),
-        ]
-    _emit(args, data, "\n".join(text))
+    finally:
+        bars.stop()
+    wall = time.perf_counter() - t0
+    for note in res.notes:
+        print(f"pcptrio: {note}", file=sys.stderr)
+    text = "" if args.json else campaign_report(res, wall_s=wall, source=out)
+    _emit(args, res.to_json(), text)
     return _EXIT_OF_VERDICT[res.verdict]
 
 
@@ -481,6 +467,14 @@ def _matrix_text(res: MatrixResult) -> str:
         "n/a = ruled out by the protection era",
         "",
     ]
+    if res.cpus is not None:
+        raised = sorted(
+            {(c.hazard, c.scenario, c.cpus) for c in res.cells if c.cpus not in (None, res.cpus)}
+        )
+        for h, s, n in raised:
+            lines.append(f"{h} {s} ran at {n} CPUs, its minimum (--cpus {res.cpus} asked)")
+        if raised:
+            lines.append("")
     lines.append("Cells:")
     for c in res.cells:
         where = f"  {c.hazard} {c.scenario} × {c.design}"
@@ -532,7 +526,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         for h in hazards:
             resolve_scenario(h)
     show = sys.stderr.isatty() and not args.quiet and not args.json
-    update, stop = _progress_bar(show, "matrix")
+    bars = _Bars(show, "matrix")
     t0 = time.perf_counter()
     try:
         res = run_matrix(
@@ -545,10 +539,10 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             depth=args.depth,
             cpus=args.cpus,
             shrink_failures=not args.no_shrink,
-            progress=lambda c, done, total: update(done, total),
+            progress=lambda c, done, total: bars.update(done, total),
         )
     finally:
-        stop()
+        bars.stop()
     wall = time.perf_counter() - t0
     data = res.to_json()
     if args.out:
@@ -572,7 +566,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     designs = _split(args.designs)
     for d in designs or []:
         resolve_design(d)
-    plt = _pyplot() if args.plot else None  # a missing extra is bad input before the work
+    plt = require_pyplot() if args.plot else None  # a missing extra is bad input before the work
     res = run_bench(designs, cpus, seeds=args.seeds, seed=args.seed)
     data = res.to_json()
     rows = [
@@ -598,83 +592,58 @@ def cmd_bench(args: argparse.Namespace) -> int:
         f"{tp['steps_per_s']} steps/s, {tp['page_ops_per_s']} page ops/s ({tp['wall_s']}s wall)"
     )
     if plt is not None:
-        write_file(args.plot, _plot_png(plt, res), args.force)
+        write_file(args.plot, latency_plot_png(plt, res), args.force)
         text += f"\nplot written to {args.plot}"
     _emit(args, data, text)
     return EXIT_OK
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib  # noqa: PLC0415 - optional extra, only for --plot
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415 - optional extra, only for --plot
-    except ImportError:
-        raise BadInput("--plot needs matplotlib: pip install 'pcptrio[plot]'") from None
-    return plt
-
-
-def _plot_png(plt: Any, res: Any) -> bytes:
-    """The latency-vs-CPUs plot of a bench result, as PNG bytes."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for d in dict.fromkeys(c.design for c in res.cells):
-        cs = [c for c in res.cells if c.design == d]
-        ax.plot([c.cpus for c in cs], [c.latency_p50_us for c in cs], marker="o", label=d)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("CPUs")
-    ax.set_ylabel("drain_all_pages() latency p50 (virtual µs)")
-    ax.legend(fontsize=8)
-    ax.grid(True, alpha=0.3)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     """The lost-update demo of the README (the engine alone)."""
-    if args.schedules < 1:
-        raise BadInput("--schedules must be at least 1")
-
-    def one(sched: Scheduler) -> RunResult:
-        engine = Engine(cpus=2, scheduler=sched)
-        box = {"n": 0}
-
-        async def inc() -> None:
-            for _ in range(args.incs):
-                v = box["n"]
-                await engine.point("read", counter=v)
-                box["n"] = v + 1
-                await engine.point("write", counter=v + 1)
-
-        async def main() -> None:
-            async with engine.open_nursery() as n:
-                n.start_soon(inc, name="cpu0/inc", cpu=0)
-                n.start_soon(inc, name="cpu1/inc", cpu=1)
-            if box["n"] != 2 * args.incs:
-                engine.report_violation(
-                    Violation("lost-update", f"counter is {box['n']}, expected {2 * args.incs}")
-                )
-
-        return trio.run(engine.run, main)
-
     for i in range(args.schedules):
-        r = one(RandomScheduler(args.seed + i))
+        r = lost_update_run(args.incs, RandomScheduler(args.seed + i))
         if r.failed:
-            token = encode_token({"demo": "lost-update", "incs": args.incs}, r.decision_list)
-            print(f"found after {i + 1} schedule(s): {r.headline}")
-            for step, _, actor, _, event, fields in r.trace:
-                if event in ("read", "write"):
-                    print(f"  step {step:3d}  {actor:<9} {event:<5} counter={fields['counter']}")
-            decisions: list[Decision] = decode_token(token)[1]
-            again = one(ReplayScheduler(decisions))
-            print(f"replay token: {token}")
+            token = token_of(r)
+            again = lost_update_run(args.incs, ReplayScheduler(r.decision_list))
             same = again.trace_sha256 == r.trace_sha256
-            print(f"replayed: {again.outcome}, trace identical: {same}")
+            steps = [
+                {"step": step, "actor": actor, "event": event, "counter": fields["counter"]}
+                for step, _, actor, _, event, fields in r.trace
+                if event in ("read", "write")
+            ]
+            text = [f"found after {i + 1} schedule(s): {r.headline}"]
+            text += [
+                f"  step {s['step']:3d}  {s['actor']:<9} {s['event']:<5} counter={s['counter']}"
+                for s in steps
+            ]
+            text += [
+                f"replay token: {token}",
+                f"replayed: {again.outcome}, trace identical: {same}",
+            ]
+            data = {
+                "verdict": "found",
+                "schedules": i + 1,
+                "headline": r.headline,
+                "steps": steps,
+                "token": token,
+                "replayed": str(again.outcome),
+                "trace_identical": same,
+            }
+            _emit(args, data, "\n".join(text))
             return EXIT_FOUND
-    print(f"not found: {args.schedules} random schedules, no lost update")
+        if r.outcome is not Outcome.OK:
+            # A run that ended otherwise (an exhausted budget) is not a clean schedule.
+            _emit(
+                args,
+                {"verdict": "inconclusive", "schedules": i + 1, "headline": r.headline},
+                f"inconclusive after {i + 1} schedule(s): {r.headline}",
+            )
+            return EXIT_INCONCLUSIVE
+    _emit(
+        args,
+        {"verdict": "not-found", "schedules": args.schedules},
+        f"not found: {args.schedules} random schedules, no lost update",
+    )
     return EXIT_OK
 
 
@@ -693,11 +662,39 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace existing output files")
 
 
-def _sched_args(p: argparse.ArgumentParser, default: str) -> None:
-    p.add_argument("--scheduler", choices=SCHEDULERS, default=default)
-    p.add_argument("--depth", type=int, default=3, help="PCT depth (default 3)")
-    p.add_argument("--switch-p", type=float, default=0.2, help="random walk switch probability")
+def _sched_args(p: argparse.ArgumentParser, default: str, choices: Sequence[str]) -> None:
+    p.add_argument("--scheduler", choices=choices, default=default)
+    p.add_argument("--depth", type=int, help="PCT depth (pct, portfolio; default 3)")
+    p.add_argument(
+        "--switch-p", type=float, help="random walk switch probability (random, portfolio; 0.2)"
+    )
     p.add_argument("--seed", type=int, default=0)
+
+
+#: Which scheduler uses which option (an option given for a scheduler that ignores it is
+#: refused, never silently dropped), and the defaults.
+_SCHED_OPTIONS = {
+    "depth": ({"pct", "portfolio"}, 3),
+    "switch_p": ({"random", "portfolio"}, 0.2),
+    "max_preemptions": ({"dfs"}, 2),
+}
+
+
+def _check_sched_options(args: argparse.Namespace) -> None:
+    sched = getattr(args, "scheduler", None)
+    if sched is None:
+        return
+    for name, (users, default) in _SCHED_OPTIONS.items():
+        if not hasattr(args, name):
+            continue
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+        elif sched not in users:
+            flag = "--" + name.replace("_", "-")
+            raise BadInput(
+                f"{flag} applies to the {' and '.join(sorted(users))} scheduler(s), "
+                f"not --scheduler {sched}"
+            )
 
 
 def _scenario_args(p: argparse.ArgumentParser) -> None:
@@ -730,7 +727,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run one schedule and print its outcome and token")
     _scenario_args(s)
-    _sched_args(s, "random")
+    _sched_args(s, "random", ("random", "pct"))
     s.add_argument("--trace", metavar="OUT.jsonl", help="write the canonical JSONL trace")
     s.add_argument("--perfetto", metavar="OUT.json", help="write a Perfetto/Chrome trace")
     _common(s)
@@ -738,9 +735,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("explore", help="a campaign: many schedules, shrink the first failure")
     _scenario_args(s)
-    _sched_args(s, "pct")
+    _sched_args(s, "pct", SCHEDULERS)
     s.add_argument("--schedules", type=int, help="budget (default: the scenario's matrix budget)")
-    s.add_argument("--max-preemptions", type=int, default=2, help="dfs preemption bound")
+    s.add_argument("--max-preemptions", type=int, help="dfs preemption bound (default 2)")
     s.add_argument("--jobs", type=int, help="worker processes (default: number of cores)")
     s.add_argument("--out", metavar="FILE.jsonl", help="stream results to a JSONL file")
     s.add_argument("--resume", metavar="FILE.jsonl", help="continue an interrupted campaign")
@@ -766,7 +763,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cpus", type=int, help="CPUs for every cell (default: per scenario)")
     s.add_argument("--jobs", type=int, help="worker processes (default: number of cores)")
     s.add_argument("--scheduler", choices=SCHEDULERS[:-1], default="portfolio")
-    s.add_argument("--depth", type=int, default=3)
+    s.add_argument("--depth", type=int, help="PCT depth (pct, portfolio; default 3)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-shrink", action="store_true")
     s.add_argument("--out", metavar="FILE.json", help="also write the JSON to a file")
@@ -787,7 +784,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--schedules", type=int, default=200)
     s.add_argument("--incs", type=int, default=3)
-    s.set_defaults(func=cmd_demo, json=False)
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_demo)
     return p
 
 
@@ -799,16 +797,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as done:  # --help and --version: argparse printed them
             return int(done.code or 0)
         if getattr(args, "func", None) is None:
-            parser.print_help()
-            return EXIT_OK
+            raise BadInput(
+                "a command is required: list, run, explore, replay, matrix, bench or demo "
+                "(pcptrio --help)"
+            )
         if hasattr(args, "log_format"):
             configure_logging(args.log_format, args.log_level)
         for name in ("cpus", "schedules", "jobs", "budget", "seeds", "shrink_budget", "incs"):
             v = getattr(args, name, None)
             if v is not None and v < 1:
                 raise BadInput(f"--{name.replace('_', '-')} must be at least 1, got {v}")
+        _check_sched_options(args)
         if getattr(args, "depth", 1) < 1:
             raise BadInput(f"--depth must be at least 1, got {args.depth}")
+        if getattr(args, "max_preemptions", 0) < 0:
+            raise BadInput(f"--max-preemptions must be >= 0, got {args.max_preemptions}")
         sw = getattr(args, "switch_p", 0.0)
         if not 0.0 <= sw <= 1.0:
             raise BadInput(f"--switch-p must be within [0, 1], got {sw}")
@@ -828,15 +831,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+_OUTPUTS = ("trace", "perfetto", "plot", "out", "resume")
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Refuse existing output files before any work is done (the write checks again)."""
-    if getattr(args, "force", False):
-        return
-    for name in ("trace", "perfetto", "plot", "out"):
+    """Check every output path before any work is done (the write checks again): not a
+    directory, in a directory that exists, not named twice, and not an existing file
+    without ``--force`` (``--resume`` continues its file)."""
+    seen: dict[pathlib.Path, str] = {}
+    for name in _OUTPUTS:
         path = getattr(args, name, None)
-        if name == "out" and getattr(args, "resume", None):
+        if not path:
             continue
-        if path and pathlib.Path(path).exists():
+        flag = f"--{name}"
+        p = pathlib.Path(path)
+        parent = p.parent if str(p.parent) else pathlib.Path(".")
+        if p.is_dir():
+            raise BadInput(f"{flag} {path} is a directory; name a file")
+        if not parent.is_dir():
+            raise BadInput(f"{flag} {path}: directory {parent} does not exist")
+        try:  # the real test: can a file be made there (root ignores modes; /proc refuses)
+            fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".probe")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise BadInput(f"{flag} {path}: cannot write in {parent} ({exc.strerror})") from None
+        if p.exists() and not p.is_file():
+            raise BadInput(f"{flag} {path} exists and is not a regular file")
+        key = p.resolve()
+        if key in seen:
+            raise BadInput(f"{seen[key]} and {flag} name the same file {path}")
+        seen[key] = flag
+        if name == "resume" or (name == "out" and getattr(args, "resume", None)):
+            continue
+        if p.exists() and not getattr(args, "force", False):
             hint = (
                 f"use --resume {path} to continue it or --force"
                 if name == "out" and (args.func is cmd_explore)

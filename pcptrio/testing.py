@@ -25,6 +25,7 @@ from typing import Any
 from ._core import Outcome, PCTScheduler, RandomScheduler, ReplayScheduler, RunResult, Scheduler
 from ._drain import DrainDesign
 from ._explore import make_run_spec, run_spec_async, spec_from_token, token_of
+from ._report import pytest_snippet
 from ._scenarios import ScenarioDef
 
 __all__ = [
@@ -106,16 +107,6 @@ async def assert_replays(
     if trace_sha256 is not None:
         assert r.trace_sha256 == trace_sha256, "replayed trace differs from the recorded one"
     return r
-
-
-def pytest_snippet(token: str, oracle: str, name: str) -> str:
-    """A ready-to-paste pytest-trio test that replays ``token``."""
-    ident = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower()
-    return (
-        "from pcptrio.testing import assert_replays\n\n\n"
-        f"async def test_{ident}() -> None:\n"
-        f'    await assert_replays(\n        "{token}",\n        oracle="{oracle}",\n    )\n'
-    )
 
 
 __all__ += ["pytest_snippet"]

@@ -523,6 +523,20 @@ def test_explore_out_and_resume(capsys: pytest.CaptureFixture[str], tmp_path: pa
     assert len(f.read_text().splitlines()) == 5 + 1
 
 
+def test_explore_resume_extends_the_budget(
+    capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    """A campaign resumed with a larger budget runs only the new schedules and says so."""
+    f = tmp_path / "f.jsonl"
+    rc, _ = cli_json(capsys, *EXPLORE_CLEAN, "--schedules", "3", "--out", str(f), "--json")
+    rc, out, err = cli(capsys, *EXPLORE_CLEAN, "--schedules", "5", "--resume", str(f))
+    assert rc == 0 and "5 pct-3 schedules" in out
+    assert "2 run at" in out and "3 loaded from" in out
+    assert "budget of 5 schedules (it was 3)" in err
+    lines = f.read_text().splitlines()
+    assert json.loads(lines[0])["campaign"]["schedules"] == 5 and len(lines) == 6
+
+
 def test_explore_resume_refuses_another_campaign(
     capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
 ) -> None:
@@ -530,8 +544,9 @@ def test_explore_resume_refuses_another_campaign(
     rc, _ = cli_json(capsys, *EXPLORE_CLEAN, "--schedules", "3", "--out", str(f), "--json")
     assert rc == 0
     before = f.read_text()
-    line = assert_bad_input(*cli(capsys, *EXPLORE_CLEAN, "--schedules", "4", "--resume", str(f)))
-    assert "different campaign" in line
+    args = ("--schedules", "3", "--seed", "5", "--resume", str(f))
+    line = assert_bad_input(*cli(capsys, *EXPLORE_CLEAN, *args))
+    assert "different campaign (seed: file 0, now 5)" in line
     assert f.read_text() == before
     junk = tmp_path / "junk.jsonl"
     junk.write_text("garbage\n")
@@ -758,8 +773,11 @@ def test_bad_input_exits_2(
         assert text in line, (text, line)
 
 
-def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, err = cli(capsys)
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bare ``pcptrio`` is bad input (exit 2) that lists the commands; --help exits 0."""
+    line = assert_bad_input(*cli(capsys))
+    assert "a command is required" in line and "explore" in line
+    rc, out, err = cli(capsys, "--help")
     assert rc == 0 and err == ""
     assert "usage: pcptrio" in out and "exit codes" in out
 

@@ -88,3 +88,21 @@ def test_the_checker_catches_an_upward_import(tmp_path: pathlib.Path) -> None:
     targets = _imports(p, "pcptrio._core._x")
     assert "pcptrio.cli" in targets and "pcptrio._report.text" in targets
     assert max(_layer_of(t) or 0 for t in targets) > LAYER["_core"]
+
+
+def test_no_module_reaches_into_another_packages_private_modules() -> None:
+    """Layers meet at their public face: ``pcptrio._kernel``, never ``pcptrio._kernel._pcp``
+    from outside ``_kernel``."""
+    bad = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG.parent).with_suffix("")
+        modname = ".".join(rel.parts)
+        if modname.endswith(".__init__"):
+            modname = modname[: -len(".__init__")]
+        parts = modname.split(".")
+        own = parts[1] if len(parts) > 1 else ""
+        for target in _imports(path, modname):
+            t = target.split(".")
+            if len(t) >= 3 and t[0] == "pcptrio" and t[1] != own and t[2].startswith("_"):
+                bad.append(f"{modname} imports {target}")
+    assert not bad, "\n".join(bad)

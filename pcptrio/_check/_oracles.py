@@ -26,8 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import SEC, Actor, build_wait_graph
-from .._kernel import DrainCall, Machine, PageError, PerCpuPages
-from .._kernel._pagemap import PCP
+from .._kernel import PCP_PAGE, DrainCall, Machine, PageError, PerCpuPages
 from ._base import Oracle
 
 __all__ = [
@@ -121,7 +120,7 @@ class DrainCompleteness(Oracle):
                 if cpu in call.went_offline:
                     continue
                 if (
-                    pm.state[pfn] == PCP
+                    pm.state[pfn] == PCP_PAGE
                     and pm.pcp_cpu.get(pfn) == cpu
                     and pm.link_seq.get(pfn) == seq
                 ):

@@ -109,17 +109,20 @@ def _module_ref(d: DrainDesign) -> str | None:
 
 
 def design_ref(d: DrainDesign) -> str:
-    """A reference that resolves ``d`` again (tokens and worker processes use it): its
-    ``ref``, its registered name, or the module attribute that holds it; otherwise it is
-    registered under its name (valid in this process only)."""
+    """A reference that resolves ``d`` again, in another process too (tokens and worker
+    processes use it): a built-in's name, the design's ``ref``, or ``module:attr`` of the
+    importable module attribute that holds it — also when it is registered by name.  Only a
+    design that no importable module holds (one made in ``__main__``, say) falls back to its
+    registered name, valid in this process and its forked workers only."""
+    if d in BUILTIN_DESIGNS:
+        return d.name
     if d.ref is not None:
         return d.ref
-    if _registry.get(d.name) is d:
-        return d.name
     found = _module_ref(d)
     if found is not None:
         return found
-    register_design(d)
+    if _registry.get(d.name) is not d:
+        register_design(d)
     return d.name
 
 

@@ -1,5 +1,6 @@
 """L3 — exploration: single runs and tokens, campaigns, shrinking, the hazard matrix."""
 
+from ._bench import DEFAULT_CPUS as DEFAULT_CPUS
 from ._bench import BenchCell as BenchCell
 from ._bench import BenchResult as BenchResult
 from ._bench import run_bench as run_bench
@@ -21,6 +22,7 @@ from ._run import run_spec as run_spec
 from ._run import run_spec_async as run_spec_async
 from ._run import spec_from_token as spec_from_token
 from ._run import token_of as token_of
+from ._search import run_campaign as run_campaign
 from ._shrink import ShrinkProgress as ShrinkProgress
 from ._shrink import ShrinkResult as ShrinkResult
 from ._shrink import canonical_signature as canonical_signature

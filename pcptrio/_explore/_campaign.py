@@ -207,6 +207,10 @@ class CampaignResult:
     probes: dict[str, int] = attrs.field(factory=dict)
     first_error: ScheduleError | None = None
     reason: str | None = None
+    #: How many of ``schedules_run`` were loaded from a resumed file (not run this time).
+    resumed: int = 0
+    #: What resuming had to say (a torn line dropped, a budget changed).
+    notes: tuple[str, ...] = ()
 
     @property
     def found(self) -> bool:
@@ -327,22 +331,26 @@ def _run_one(spec: RunSpec, sched: Scheduler) -> RunResult:
 
 
 class _Sink:
-    """The JSONL stream: header + one line per schedule, flushed as it goes."""
+    """The JSONL stream: header + one line per schedule, flushed as it goes.
+
+    Resuming keeps every complete record and drops only what an interruption can leave
+    behind: a torn last line (a record cut short, even mid-character).  The file is then
+    rewritten atomically with exactly the records kept, so a complete last record that lost
+    its newline is not cut away later.  A campaign may resume with another budget (the
+    header is updated); any other setting that differs is named and refused.
+    """
 
     def __init__(self, path: pathlib.Path | None, header: dict[str, Any], resume: bool) -> None:
         self.path = path
         self.done: dict[int, dict[str, Any]] = {}
+        #: What resuming had to say (a dropped torn line, an extended budget), one line each.
+        self.notes: list[str] = []
         self._fh: Any = None
         if path is None:
             return
         if resume and path.exists():
             self._load(path, header)
-            # A kill during a write leaves a partial last line: cut it before appending.
-            raw = path.read_bytes()
-            end = raw.rfind(b"\n") + 1
-            if end != len(raw):
-                with path.open("r+b") as fh:
-                    fh.truncate(end)
+            self._rewrite(path, header)
             self._fh = path.open("a", encoding="utf-8")
             return
         if path.exists() and not resume:
@@ -351,25 +359,49 @@ class _Sink:
         self._write({"campaign": header})
 
     def _load(self, path: pathlib.Path, header: dict[str, Any]) -> None:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw = path.read_bytes()
+        lines = raw.split(b"\n")
         try:
-            first = json.loads(lines[0]) if lines else None
-        except json.JSONDecodeError:
+            first = json.loads(lines[0].decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
             first = None
-        if not isinstance(first, dict) or "campaign" not in first:
+        if not isinstance(first, dict) or not isinstance(first.get("campaign"), dict):
             raise BadInput(f"{path} is not a pcptrio campaign file (no header line)")
-        if first["campaign"] != header:
-            raise BadInput(
-                f"{path} was written by a different campaign (scenario, design, parameters, "
-                "scheduler, seed or budget differ); refusing to mix results"
+        old = first["campaign"]
+        differ = sorted(k for k in set(old) | set(header) if k != "schedules"
+                        and old.get(k) != header.get(k))  # fmt: skip
+        if differ:
+            what = "; ".join(_differs(k, old.get(k), header.get(k)) for k in differ)
+            raise BadInput(f"{path} was written by a different campaign ({what}); "
+                           "refusing to mix results")  # fmt: skip
+        if old.get("schedules") != header.get("schedules"):
+            self.notes.append(
+                f"resuming {path} with a budget of {header.get('schedules')} schedules "
+                f"(it was {old.get('schedules')})"
             )
-        for ln in lines[1:]:
-            try:
-                rec = json.loads(ln)
-            except json.JSONDecodeError:
-                continue  # a line cut short by the interruption: that schedule runs again
-            if isinstance(rec, dict) and isinstance(rec.get("index"), int):
-                self.done[rec["index"]] = rec
+        body = lines[1:]
+        torn = 0
+        for i, ln in enumerate(body):
+            if not ln.strip():
+                continue
+            rec = _parse_record(ln)
+            if rec is None:
+                torn += 1
+                if i != len(body) - 1:
+                    self.notes.append(f"{path}: dropped unreadable line {i + 2}")
+                continue
+            self.done[rec["index"]] = rec
+        if torn and _parse_record(body[-1]) is None and body[-1].strip():
+            self.notes.append(f"{path}: dropped a torn last line (that schedule runs again)")
+
+    def _rewrite(self, path: pathlib.Path, header: dict[str, Any]) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.resume.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for rec in [{"campaign": header}, *(self.done[i] for i in sorted(self.done))]:
+                fh.write(json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
 
     def _write(self, rec: dict[str, Any]) -> None:
         if self._fh is not None:
@@ -385,6 +417,30 @@ class _Sink:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+def _differs(key: str, old: Any, new: Any) -> str:
+    if key == "spec" and isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        return "; ".join(f"{k}: file {old.get(k)!r}, now {new.get(k)!r}" for k in keys)
+    return f"{key}: file {old!r}, now {new!r}"
+
+
+def _parse_record(line: bytes) -> dict[str, Any] | None:
+    """A schedule record, or None for anything else (a torn or foreign line)."""
+    try:
+        rec = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if (
+        isinstance(rec, dict)
+        and isinstance(rec.get("index"), int)
+        and not isinstance(rec.get("index"), bool)
+        and rec.get("outcome") in OUTCOMES
+        and isinstance(rec.get("steps"), int)
+    ):
+        return rec
+    return None
 
 
 def _calibrate(cfg: CampaignConfig) -> int:
@@ -441,6 +497,7 @@ def explore(
             "switch_p": cfg.switch_p,
             "stop_at_first": cfg.stop_at_first,
         }
+        loaded = set(sink.done)
         todo = [i for i in range(cfg.schedules) if i not in sink.done]
         first_fail = _lowest_failure(sink.done) if cfg.stop_at_first else None
         if first_fail is not None:
@@ -462,7 +519,10 @@ def explore(
                     progress(len(sink.done), total)
         else:
             first_fail = _parallel(cfg, spec_json, cdict, todo, k, sink, first_fail, progress)
-        return _result(cfg, sink.done, spec_json)
+        res = _result(cfg, sink.done, spec_json)
+        first = res.failure.index if res.failure is not None and cfg.stop_at_first else None
+        resumed = sum(1 for i in loaded if i < cfg.schedules and (first is None or i <= first))
+        return attrs.evolve(res, resumed=resumed, notes=tuple(sink.notes))
     finally:
         sink.close()
 
@@ -521,6 +581,7 @@ def _parallel(
 def _result(
     cfg: CampaignConfig, done: dict[int, dict[str, Any]], spec_json: dict[str, Any]
 ) -> CampaignResult:
+    done = {i: r for i, r in done.items() if i < cfg.schedules}  # a resume may lower it
     first = _lowest_failure(done) if cfg.stop_at_first else None
     considered = [r for i, r in sorted(done.items()) if first is None or i <= first]
     fails = _lowest_failure(done)

@@ -24,6 +24,7 @@ from ._gfp import Protection as Protection
 from ._machine import DrainDesignFn as DrainDesignFn
 from ._machine import Machine as Machine
 from ._machine import MachineStatistics as MachineStatistics
+from ._pagemap import PCP_PAGE as PCP_PAGE
 from ._pagemap import PageError as PageError
 from ._params import MachineParams as MachineParams
 from ._params import ZoneSpec as ZoneSpec

@@ -24,10 +24,12 @@ if TYPE_CHECKING:
     from ._pcp import PerCpuPages
     from ._zone import Zone
 
-__all__ = ["ALLOC", "BUDDY", "PCP", "PageError", "PageMap"]
+__all__ = ["ALLOC", "BUDDY", "PCP", "PCP_PAGE", "PageError", "PageMap"]
 
 BUDDY = 0
 PCP = 1
+#: ``PCP`` under the name the package exports (a page state, not a ``PerCpuPages``).
+PCP_PAGE = PCP
 ALLOC = 2
 _WHERE = {BUDDY: "free in the buddy", PCP: "on a PCP list", ALLOC: "allocated"}
 

@@ -6,6 +6,8 @@ Chrome Trace Event JSON, ``_tables`` renders plain-text tables, ``_logging`` is 
 that configures structlog (the CLI calls it; the library never does).
 """
 
+from ._campaign import campaign_report as campaign_report
+from ._campaign import pytest_snippet as pytest_snippet
 from ._failure import failure_report as failure_report
 from ._failure import format_fields as format_fields
 from ._failure import interleaving_table as interleaving_table
@@ -16,6 +18,8 @@ from ._logging import configure_logging as configure_logging
 from ._logging import trace_logger as trace_logger
 from ._perfetto import perfetto_trace as perfetto_trace
 from ._perfetto import write_perfetto as write_perfetto
+from ._plot import latency_plot_png as latency_plot_png
+from ._plot import require_pyplot as require_pyplot
 from ._rows import CpuCell as CpuCell
 from ._rows import RowCollector as RowCollector
 from ._rows import StepRow as StepRow

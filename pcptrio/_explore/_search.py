@@ -1,0 +1,40 @@
+"""What ``pcptrio explore`` does, as one library call: a campaign, then its failure shrunk.
+
+:func:`run_campaign` returns the campaign's :class:`CampaignResult` with ``failure`` replaced
+by the shrunk one (``failure.shrink`` says what changed); every field of that failure comes
+from the strict replay of its token.  ``pcptrio._report.campaign_report`` turns the result into
+the text the command prints::
+
+    res = run_campaign(CampaignConfig(make_run_spec("shared-mask-race", "wq-rfc")))
+    print(campaign_report(res))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import attrs
+
+from ._campaign import CampaignConfig, CampaignResult, explore
+from ._shrink import ShrinkProgress, shrink_failure
+
+__all__ = ["run_campaign"]
+
+
+def run_campaign(
+    cfg: CampaignConfig,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    shrink_budget: int = 60,
+    shrink_progress: ShrinkProgress | None = None,
+) -> CampaignResult:
+    """:func:`explore`, then shrink its failure with ``shrink_budget`` replays (0: keep the
+    failure as found)."""
+    res = explore(cfg, out=out, resume=resume, progress=progress)
+    if res.failure is None or shrink_budget <= 0:
+        return res
+    shrunk = shrink_failure(res, budget=shrink_budget, progress=shrink_progress)
+    return attrs.evolve(res, failure=shrunk)
