@@ -18,6 +18,8 @@ This module only re-exports the public API.  Everything below an underscore is p
 """
 
 # L0 — the engine
+# L2 — stage probes
+from ._check import PROBES as PROBES
 from ._check import oracle_names as oracle_names
 from ._core import INHERIT as INHERIT
 from ._core import MSEC as MSEC
@@ -55,21 +57,27 @@ from ._drain import CpuMask as CpuMask
 from ._drain import DrainDesign as DrainDesign
 from ._drain import build_cpus_with_pcps as build_cpus_with_pcps
 from ._drain import design_names as design_names
+from ._drain import design_ref as design_ref
 from ._drain import flush_in_nursery as flush_in_nursery
 from ._drain import install_design as install_design
 from ._drain import register_design as register_design
 from ._drain import resolve_design as resolve_design
+from ._explore import OUTCOMES as OUTCOMES
 from ._explore import CampaignConfig as CampaignConfig
 from ._explore import CampaignResult as CampaignResult
 from ._explore import RunSpec as RunSpec
+from ._explore import ScheduleError as ScheduleError
 from ._explore import explore as explore
 from ._explore import make_run_spec as make_run_spec
 from ._explore import replay as replay
 from ._explore import run_bench as run_bench
+from ._explore import run_campaign as run_campaign
 from ._explore import run_matrix as run_matrix
 from ._explore import run_spec as run_spec
 from ._explore import run_spec_async as run_spec_async
+from ._explore import run_verdict as run_verdict
 from ._explore import shrink as shrink
+from ._explore import shrink_failure as shrink_failure
 from ._explore import token_of as token_of
 
 # L1 — the machine (the kernel API designs are written against)
@@ -85,6 +93,9 @@ from ._kernel import Protection as Protection
 from ._kernel import WorkStruct as WorkStruct
 from ._kernel import Zone as Zone
 from ._kernel import ZoneSpec as ZoneSpec
+
+# L4 — reports
+from ._report import campaign_report as campaign_report
 
 # L3 — scenarios and exploration
 from ._scenarios import NotApplicable as NotApplicable

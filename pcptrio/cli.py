@@ -33,7 +33,7 @@ from ._core import (
     Scheduler,
     decode_token,
 )
-from ._drain import BUILTIN_DESIGNS, resolve_design
+from ._drain import BUILTIN_DESIGNS, design_ref, resolve_design
 from ._explore import (
     DEFAULT_CPUS,
     SCHEDULERS,
@@ -255,16 +255,19 @@ def _outputs(args: argparse.Namespace, r: RunResult, coll: RowCollector | None) 
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    scen = [s.to_json() for s in builtin_scenarios()]
+    extra_scen = [resolve_scenario(x) for x in args.scenario or []]
+    extra_designs = [resolve_design(x) for x in args.design or []]
+    scen = [s.to_json() for s in (*builtin_scenarios(), *extra_scen)]
     designs: list[dict[str, Any]] = [
         {
             "name": d.name,
+            "ref": design_ref(d),
             "kernel": d.kernel,
             "eras": [str(e) for e in d.eras],
             "commits": list(d.commits),
             "summary": d.summary,
         }
-        for d in BUILTIN_DESIGNS
+        for d in (*BUILTIN_DESIGNS, *extra_designs)
     ]
     oracles = [{"name": n, "description": o.description} for n, o in ORACLES.items()]
     data = {
@@ -277,19 +280,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     out.append(
         render_table(
             ["name", "kernel", "eras", "summary"],
-            [[d["name"], d["kernel"], "/".join(d["eras"]), d["summary"][:60]] for d in designs],
+            [
+                [d["ref"], d["kernel"], "/".join(d["eras"]), d["summary"].strip()[:60]]
+                for d in designs
+            ],
         )
     )
     out += ["", "Scenarios:"]
     out.append(
         render_table(
-            ["name", "hazard", "min cpus", "oracles", "parameters"],
+            ["name", "hazard", "min cpus", "oracles", "probes", "parameters"],
             [
                 [
                     s["name"],
                     s["hazard"] or "-",
                     str(s["min_cpus"]),
                     ",".join(s["oracles"]) or "(always-on)",
+                    ",".join(s["probes"]) or "-",
                     " ".join(f"{k}={v}" for k, v in s["params"].items()),
                 ]
                 for s in scen
@@ -567,7 +574,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for d in designs or []:
         resolve_design(d)
     plt = require_pyplot() if args.plot else None  # a missing extra is bad input before the work
-    res = run_bench(designs, cpus, seeds=args.seeds, seed=args.seed)
+    scenario = resolve_scenario(args.scenario)
+    res = run_bench(designs, cpus, seeds=args.seeds, seed=args.seed, scenario=scenario)
     data = res.to_json()
     rows = [
         [
@@ -586,6 +594,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         ["design", "cpus", "p50 µs", "p99 µs", "IPIs/call", "works/call", "pages/call", "steps/s"],
         rows,
     )
+    for c in res.cells:
+        bad = {k: v for k, v in c.outcomes.items() if k != "ok"}
+        if bad:
+            text += f"\n{c.design} at {c.cpus} CPUs: runs ended " + ", ".join(
+                f"{k} {v}" for k, v in bad.items()
+            )
     tp = data["throughput"]
     text += (
         f"\n\nlatency in virtual µs per drain_all_pages() call; emulator throughput "
@@ -722,6 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     s = sub.add_parser("list", help="designs, scenarios (with parameters), oracles, schedulers")
+    s.add_argument("--design", action="append", help="also describe this design (module:attr)")
+    s.add_argument("--scenario", action="append", help="also describe this .toml scenario")
     _common(s)
     s.set_defaults(func=cmd_list)
 
@@ -756,7 +772,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(s)
     s.set_defaults(func=cmd_replay)
 
-    s = sub.add_parser("matrix", help="every hazard × every design (the table of hazards.md)")
+    s = sub.add_parser("matrix", help="every hazard × every design (the table of docs/hazards.md)")
     s.add_argument("--designs", help="comma-separated designs (default: all)")
     s.add_argument("--hazards", help="comma-separated hazards (ids like H3 or scenario names)")
     s.add_argument("--budget", type=int, help="schedules per cell (default: per scenario)")
@@ -774,6 +790,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("bench", help="drain latency vs CPU count per design; throughput")
     s.add_argument("--designs", help="comma-separated designs (default: all)")
     s.add_argument("--cpus-list", help="comma-separated CPU counts (default: 2,4,...,64)")
+    s.add_argument(
+        "--scenario", default="bench-drain", help="a scenario name or .toml file (bench-drain)"
+    )
     s.add_argument("--seeds", type=int, default=3)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--plot", metavar="OUT.png", help="latency plot (needs pcptrio[plot])")

@@ -1,4 +1,4 @@
-"""The expected hazard matrix of spec/hazards.md (test data: the library never sees it)."""
+"""The expected hazard matrix of docs/hazards.md (test data: the library never sees it)."""
 
 from __future__ import annotations
 

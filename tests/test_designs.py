@@ -143,7 +143,7 @@ async def test_unfinished_drain_call_has_no_latency() -> None:
 
 
 _COMMIT_ID = re.compile(r"\b[0-9a-f]{12}\b")
-_ERA_REF = re.compile(r"\bE\d+\b")  # the E-numbers of spec/kernel.md's commit table
+_ERA_REF = re.compile(r"\bE\d+\b")  # the E-numbers of commit key of docs/hazards.md
 
 
 @pytest.mark.parametrize("design", BUILTIN_DESIGNS, ids=DESIGN_IDS)
@@ -154,7 +154,7 @@ def test_design_names_its_kernel_commits_and_eras(design: DrainDesign) -> None:
     named = set(_COMMIT_ID.findall(doc)) | set(_ERA_REF.findall(doc))
     assert named, f"the module docstring of {design.name} names no commit"
     for commit in design.commits:
-        # a 12-digit commit id, or an E-number where spec/kernel.md has no verified id
+        # a 12-digit commit id, or an E-number where docs/hazards.md has no verified id
         assert _COMMIT_ID.fullmatch(commit) or _ERA_REF.match(commit), commit
     assert design.kernel and design.summary
     assert design.eras and len(set(design.eras)) == len(design.eras)

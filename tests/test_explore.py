@@ -212,7 +212,7 @@ def test_dfs_campaign_reports_exhaustion() -> None:
 
 @pytest.mark.parametrize(("scenario", "design", "verdict"), cells("F"))
 def test_every_expected_f_cell_is_found(scenario: str, design: str, verdict: str) -> None:
-    """Exploration finds the hazard in each F cell of spec/hazards.md within the default
+    """Exploration finds the hazard in each F cell of docs/hazards.md within the default
     budget (seed 0, default CPUs), under one of the hazard's oracles."""
     res = explore(_cfg(scenario, design, scheduler="portfolio", seed=0))
     assert res.failure is not None, res.summary()

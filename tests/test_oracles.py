@@ -6,7 +6,7 @@ kernel API, exactly as a user writes one; each is wrong in one way, and the test
 the oracle watching for that failure reports it (searching a fixed set of schedules, first
 hit wins) with the step, virtual time, message and details a kernel developer needs.  The
 silence half runs the correct designs on the cells the expected hazard matrix of
-``spec/hazards.md`` marks '.' over the same schedules and requires clean runs.
+``docs/hazards.md`` marks '.' over the same schedules and requires clean runs.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Workqueue rules (``spec/kernel.md`` §3): concurrency management, lockups, mayday and the
+"""Workqueue rules: concurrency management, lockups, mayday and the
 rescuer, hotplug, flushing, non-reentrancy, freezing, ``schedule_on_each_cpu``, statistics.
 
 Every test runs a whole machine and asserts on what the run recorded: trace records, virtual

@@ -1,4 +1,4 @@
-"""The oracles of ``spec/hazards.md``, independent of any design.
+"""The oracles of ``docs/hazards.md``, independent of any design.
 
 ================== ========================================================================
 page-conservation  every page in exactly one place: checked on every page move (the machine's

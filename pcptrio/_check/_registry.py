@@ -38,7 +38,7 @@ ORACLES: dict[str, type[Oracle]] = {
     )
 }
 
-#: The global safety oracles every scenario runs (``spec/hazards.md``), and the
+#: The global safety oracles every scenario runs (``docs/hazards.md``), and the
 #: design-agnostic kernel debug checks.
 ALWAYS_ON = ("page-conservation", "pcp-exclusive", "deadlock", "work-debug")
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 import bisect
 import contextvars
 import os
+import sysconfig
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -121,6 +122,24 @@ class _Sleep:
 
 def _abort(_: Any) -> Abort:
     return Abort.SUCCEEDED
+
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_NOT_USER = (
+    _PKG_DIR + os.sep,
+    os.path.dirname(os.path.abspath(trio.__file__)) + os.sep,
+    sysconfig.get_paths()["stdlib"] + os.sep,
+)
+
+
+def _user_frame(exc: BaseException) -> str | None:
+    """``file:line in function`` of the innermost frame of ``exc`` that is the user's code
+    (a design or a scenario hook), not pcptrio's, trio's or the standard library's."""
+    found = None
+    for fs in traceback.extract_tb(exc.__traceback__):
+        if not os.path.abspath(fs.filename).startswith(_NOT_USER):
+            found = fs
+    return f"{found.filename}:{found.lineno} in {found.name}" if found is not None else None
 
 
 def _first_leaf(exc: BaseException, kind: type[E]) -> E | None:
@@ -685,7 +704,9 @@ class Engine:
             else:
                 leaf = _first_leaf(exc, BaseException) or exc
                 text = "".join(traceback.format_exception(exc))
-                self.error = f"{a.name} raised {type(leaf).__name__}: {leaf}\n{text}"
+                where = _user_frame(leaf)
+                at = f" (at {where})" if where else ""
+                self.error = f"{a.name} raised {type(leaf).__name__}: {leaf}{at}\n{text}"
             self._finish(Outcome.ERROR)
 
     def _exit(self, a: Actor) -> None:

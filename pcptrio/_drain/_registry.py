@@ -39,7 +39,7 @@ __all__ = [
     "resolve_design",
 ]
 
-#: The designs of ``spec/hazards.md``, in kernel-history order.
+#: The designs of ``docs/hazards.md``, in kernel-history order.
 BUILTIN_DESIGNS: tuple[DrainDesign, ...] = (
     IPI,
     WQ_RFC,

@@ -1,7 +1,8 @@
 """``pcptrio bench``: drain latency vs CPU count per design, and emulator throughput.
 
-For each design and CPU count, the ``bench-drain`` scenario runs under a few seeds; every
-drain_all_pages() call of its reclaimer gives a latency (virtual time from call to return),
+For each design and CPU count, a scenario (``bench-drain`` unless another one, built-in or
+TOML, is named) runs under a few seeds; every drain_all_pages() call that returned gives a
+latency (virtual time from call to return),
 the IPIs and works it used and the pages it drained.  Reported per cell: latency p50/p99 in
 virtual µs, IPIs and works per call, pages per call.  Throughput is the emulator's own speed
 on the same runs: steps/s and simulated page operations (allocations + frees) per second of
@@ -13,6 +14,7 @@ intensive reclaim was measured" — shows as a wq/ipi latency ratio above 1.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,7 +22,8 @@ from typing import Any
 import attrs
 
 from .._core import RandomScheduler, quiet_gc
-from .._drain import design_names
+from .._drain import DrainDesign, design_names
+from .._scenarios import ScenarioDef, resolve_scenario
 from ._campaign import schedule_seed
 from ._run import make_run_spec, run_spec
 
@@ -50,6 +53,9 @@ class BenchCell:
     steps: int
     page_ops: int
     wall_s: float
+    #: How the runs ended (outcome class -> count): a latency from a run that errored is
+    #: still a latency, but the reader must know.
+    outcomes: dict[str, int] = attrs.field(factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = attrs.asdict(self)
@@ -79,17 +85,22 @@ class BenchResult:
 
 
 def run_bench(
-    designs: Sequence[str] | None = None,
+    designs: Sequence[str | DrainDesign] | None = None,
     cpus: Sequence[int] = DEFAULT_CPUS,
     *,
     seeds: int = 3,
     seed: int = 0,
+    scenario: str | os.PathLike[str] | ScenarioDef = "bench-drain",
     progress: Callable[[BenchCell], None] | None = None,
 ) -> BenchResult:
+    """Bench ``designs`` (default: the built-ins) at each CPU count of ``cpus`` on
+    ``scenario`` (see the module docstring)."""
     cells = []
+    s = resolve_scenario(scenario)
     for d in designs or design_names():
         for n in cpus:
-            spec = make_run_spec("bench-drain", d, {"cpus": n})
+            spec = make_run_spec(s, d, {"cpus": n})
+            outcomes: dict[str, int] = {}
             lat: list[int] = []
             ipis = works = pages = steps = ops = 0
             t0 = time.perf_counter()
@@ -98,8 +109,9 @@ def run_bench(
                     r = run_spec(spec, RandomScheduler(schedule_seed(seed, i)), record_trace=False)
                     steps += r.stats.steps
                     ops += int(r.extra.get("page_ops", 0))
+                    outcomes[str(r.outcome)] = outcomes.get(str(r.outcome), 0) + 1
                     for c in r.extra["drain_calls"]:
-                        if c["caller"] != "reclaimer" or c["latency_ns"] is None:
+                        if c["latency_ns"] is None:
                             continue
                         lat.append(int(c["latency_ns"]))
                         ipis += int(c["ipis"])
@@ -119,6 +131,7 @@ def run_bench(
                 steps,
                 ops,
                 wall,
+                dict(sorted(outcomes.items())),
             )
             cells.append(cell)
             if progress is not None:

@@ -1,4 +1,4 @@
-"""Virtual-time costs of kernel operations, in one place (``spec/kernel.md`` §5).
+"""Virtual-time costs of kernel operations, in one place.
 
 Defaults marked *measured* come from the sources quoted in the spec; those marked
 *estimate* are §5.3's suggested model parameters, not kernel facts.  Every cost is

@@ -60,7 +60,7 @@ PF_KTHREAD = 0x0020_0000
 
 
 class Protection(enum.StrEnum):
-    """How a CPU's PCP lists are protected (``spec/kernel.md`` §1.5).
+    """How a CPU's PCP lists are protected.
 
     * ``irq`` — local IRQs disabled around PCP access (≤ 4.10, 4.11 final … 5.13).
     * ``preempt`` — preemption disabled only (4.11-rc, ``374ad05ab64d``): an IPI arriving in

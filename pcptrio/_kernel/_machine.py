@@ -1,6 +1,6 @@
 """The machine: CPUs, zones and their PCPs, the allocator, percpu, hotplug, IPIs, workqueues.
 
-This is the kernel API a drain design is written against (``spec/kernel.md`` §1–§3), in
+This is the kernel API a drain design is written against, in
 kernel vocabulary::
 
     m.online_cpus()  m.cpu_online(cpu)  m.nr_cpus  m.zones  m.pcp(cpu, zone)

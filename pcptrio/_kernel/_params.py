@@ -2,7 +2,7 @@
 
 All values are frozen; a scenario builds one :class:`MachineParams` and the machine is
 created from it.  :func:`zone_batchsize` and :func:`pcp_high` are the v4.x defaults of
-``spec/kernel.md`` §1.2.
+``mm/page_alloc.c`` (``zone_batchsize()``, ``pageset_set_batch()``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The built-in scenarios: one per hazard of ``spec/hazards.md``, and plain workloads.
+"""The built-in scenarios: one per hazard of ``docs/hazards.md``, and plain workloads.
 
 Each sets the stage for its own hazard and keeps the others out (only H5 and H6 touch CPU
 hotplug; in H3 and H11 the CPUs do not allocate or free while the drains run, so the count

@@ -23,7 +23,7 @@ def builtin_scenarios() -> tuple[ScenarioDef, ...]:
 
 
 def hazard_scenarios() -> tuple[ScenarioDef, ...]:
-    """The scenarios of the hazard matrix, in ``spec/hazards.md`` order."""
+    """The scenarios of the hazard matrix, in ``docs/hazards.md`` order."""
     return tuple(s for s in builtin_scenarios() if s.hazard)
 
 

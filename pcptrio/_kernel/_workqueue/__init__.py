@@ -1,4 +1,4 @@
-"""Workqueues (``kernel/workqueue.c`` as of v4.11–v4.19, ``spec/kernel.md`` §3).
+"""Workqueues (``kernel/workqueue.c`` as of v4.11–v4.19).
 
 :class:`Workqueues` is the subsystem of one machine: the per-CPU pools (normal and highpri)
 and the unbound pool, the system workqueues, ``alloc_workqueue``, the CPU hotplug callbacks,
