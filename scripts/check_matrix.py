@@ -252,6 +252,8 @@ def report(outcomes: list[Outcome], seeds: list[int], cpus: list[int], wall: flo
         f"({len(outcomes)} campaigns over {cells} cells, {cpu_time:.1f}s in campaigns, "
         f"{wall:.1f}s wall)"
     )
+    # The plain closing line CI reads: one campaign = one check.
+    lines.append(f"check_matrix: {len(outcomes) - len(mism)} passed, {len(mism)} failed")
     return "\n".join(lines)
 
 
