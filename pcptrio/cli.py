@@ -348,7 +348,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     raw, decisions = decode_token(token)
     if raw.get("demo") == DEMO_NAME:
         return _replay_demo(args, raw, decisions)
-    spec, decisions = spec_from_token(token)
+    if args.design:
+        resolve_design(args.design)  # named by the user: the token may now refer to it
+    spec, decisions = spec_from_token(token, allow_import=args.allow_import)
     coll = RowCollector()
     r = run_spec(
         spec,
@@ -767,6 +769,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("replay", help="rerun a token byte for byte")
     s.add_argument("token", help="a pcptrio1:... token, or @FILE holding one")
     s.add_argument("--lenient", action="store_true", help="do not stop at drift")
+    s.add_argument(
+        "--allow-import",
+        action="store_true",
+        help="let the token import the module its design lives in (it runs that code)",
+    )
+    s.add_argument(
+        "--design", help="the design the token names, as module:attr (imports it, trusted)"
+    )
     s.add_argument("--trace", metavar="OUT.jsonl")
     s.add_argument("--perfetto", metavar="OUT.json")
     _common(s)

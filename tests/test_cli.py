@@ -840,5 +840,5 @@ def test_output_files_are_refused_before_any_work(
 
 def test_negative_counts_are_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     line = assert_bad_input(*cli(capsys, "run", "steady", "--design", "ipi", "--param", "ops=-5"))
-    assert "ops: expected a value >= 0, got -5" in line
+    assert "parameter 'ops' of 'steady' must be within [0, 10000000], got -5" in line
     assert_bad_input(*cli(capsys, "demo", "--incs", "-1"))

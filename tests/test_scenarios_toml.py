@@ -191,10 +191,10 @@ def test_unknown_param_suggests() -> None:
     [
         ({"fill": "abc"}, "parameter 'fill' of 'my-hot-remove' must be an integer, got 'abc'"),
         ({"fill": None}, "parameter 'fill' of 'my-hot-remove' must be an integer"),
-        ({"ratio": "half"}, "parameter 'ratio' of 'my-hot-remove' must be a number"),
+        ({"ratio": "half"}, "parameter 'ratio' of 'my-hot-remove' must be a finite number"),
         ({"verbose": "yes"}, "parameter 'verbose' of 'my-hot-remove' must be true or false"),
         ({"cpus": "two"}, "parameter 'cpus' of 'my-hot-remove' must be an integer"),
-        ({"cpus": 0}, "cpus must be a positive integer, got 0"),
+        ({"cpus": 0}, "parameter 'cpus' of 'my-hot-remove' must be within [1, 512], got 0"),
         ({"protection": "none"}, "protection must be 'default', 'irq', 'preempt' or 'spinlock'"),
     ],
 )
@@ -315,17 +315,17 @@ SCHEMA_ERRORS: list[tuple[str, str, list[str]]] = [
     (
         'name = "x"\n[[phases]]\nrepeat = -1\nactors = [{ kind = "fill" }]\n',
         "phases[0].repeat",
-        ["expected a count >= 0, got -1"],
+        ["expected a value within [0, 1000000], got -1"],
     ),
     (
         'name = "x"\n[params]\nr = -2\n[[phases]]\nrepeat = "$r"\nactors = [{ kind = "fill" }]\n',
-        "phases[0].repeat",
-        ["expected a count >= 0, got -2"],
+        "params.r",
+        ["must be within [0, 10000000], got -2"],
     ),
     (
         'name = "x"\n[[phases]]\nrepeat = "twice"\nactors = [{ kind = "fill" }]\n',
         "phases[0].repeat",
-        ["expected a count >= 0, got 'twice'"],
+        ["expected an integer, got 'twice'"],
     ),
     # parameter references
     (
@@ -381,7 +381,7 @@ def test_undefined_reference_in_machine(tmp_path: pathlib.Path) -> None:
 def test_bad_zone_and_fault_values_name_file_and_key() -> None:
     with pytest.raises(BadInput) as exc:
         parse_toml_scenario('name = "x"\n[machine]\nzones = [{ name = "N" }]\n' + FILL, "my.toml")
-    _key_error(str(exc.value), "machine.zones[0]", "expected {name, pages, high?, batch?}")
+    _key_error(str(exc.value), "machine.zones[0]", "expected a table {name, pages, high?, batch?}")
     with pytest.raises(BadInput) as exc:
         parse_toml_scenario('name = "x"\n[machine]\nfail_page_alloc = 2.0\n' + FILL, "my.toml")
     _key_error(str(exc.value), "machine.fail_page_alloc", "probability in [0, 1], got 2.0")

@@ -130,7 +130,7 @@ def test_a_users_design_and_scenario_go_everywhere(
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(user_dir), str(ROOT)])}
     fresh = subprocess.run(
-        [sys.executable, "-m", "pcptrio", "replay", token, "--json"],
+        [sys.executable, "-m", "pcptrio", "replay", token, "--json", "--design", design],
         capture_output=True, text=True, cwd=user_dir, env=env, check=False, timeout=120,
     )  # fmt: skip
     assert fresh.returncode == 1, fresh.stderr

@@ -12,10 +12,11 @@ pass ``package.module:function`` anywhere a design name is accepted.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import attrs
 
+from .._core import BadInput
 from .._kernel import Machine, Protection, Zone
 
 __all__ = ["DrainDesign", "DrainFn", "SetupFn", "install_design"]
@@ -26,6 +27,10 @@ SetupFn = Callable[[Machine], None]
 
 def _no_setup(m: Machine) -> None:
     return None
+
+
+def _as_eras(value: Iterable[Protection]) -> tuple[Protection, ...]:
+    return tuple(value)
 
 
 @attrs.frozen
@@ -43,9 +48,9 @@ class DrainDesign:
                     kernel="mine", summary="remote drain of every CPU, no mask")
     """
 
-    name: str
-    drain_all_pages: DrainFn
-    eras: tuple[Protection, ...] = (Protection.IRQ,)
+    name: str = attrs.field()
+    drain_all_pages: DrainFn = attrs.field()
+    eras: tuple[Protection, ...] = attrs.field(default=(Protection.IRQ,), converter=_as_eras)
     kernel: str = ""
     summary: str = ""
     commits: tuple[str, ...] = ()
@@ -53,6 +58,24 @@ class DrainDesign:
     #: How to find this design again (a registered name or ``package.module:attribute``):
     #: what a replay token records.  Filled in by :func:`resolve_design`.
     ref: str | None = attrs.field(default=None, eq=False)
+
+    @name.validator
+    def _check_name(self, attribute: object, value: object) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise BadInput(f"a design's name must be a non-empty string, got {value!r}")
+
+    @drain_all_pages.validator
+    def _check_fn(self, attribute: object, value: object) -> None:
+        if not callable(value):
+            raise BadInput(f"design {self.name!r}: drain_all_pages must be an async function")
+
+    @eras.validator
+    def _check_eras(self, attribute: object, value: tuple[object, ...]) -> None:
+        if not value or not all(isinstance(e, Protection) for e in value):
+            raise BadInput(
+                f"design {self.name!r} must declare at least one protection era "
+                "(Protection.IRQ, Protection.PREEMPT or Protection.SPINLOCK)"
+            )
 
     @property
     def default_era(self) -> Protection:
@@ -63,6 +86,12 @@ class DrainDesign:
 
 
 def install_design(m: Machine, design: DrainDesign) -> None:
-    """Make ``design`` the machine's drain_all_pages() (before the run starts)."""
-    design.setup(m)
+    """Make ``design`` the machine's drain_all_pages() (before the run starts).  A
+    ``setup`` that raises is the design's bug, reported as bad input naming the design."""
+    try:
+        design.setup(m)
+    except Exception as exc:
+        raise BadInput(
+            f"design {design.name!r}: setup(m) raised {type(exc).__name__}: {exc}"
+        ) from None
     m.drain_design = design.drain_all_pages

@@ -28,7 +28,13 @@ from .._core import (
 )
 from .._drain import DrainDesign, design_ref, install_design, resolve_design
 from .._kernel import Machine, Protection
-from .._scenarios import ScenarioDef, parse_scenario, resolve_scenario, run_actor
+from .._scenarios import (
+    NotApplicable,
+    ScenarioDef,
+    parse_scenario,
+    resolve_scenario,
+    run_actor,
+)
 from .._version import __version__
 
 __all__ = [
@@ -80,25 +86,51 @@ def make_run_spec(
     d = resolve_design(design)
     p = s.resolve_params(params)
     era = s.era_for(d.eras, p)
+    s.check(p, era)  # every value a run reads, before any run
     return RunSpec(s, d, p, era, strict)
 
 
-def spec_from_json(spec: dict[str, Any]) -> RunSpec:
-    """The inverse of :meth:`RunSpec.to_json` (raises TokenError on foreign content)."""
+def spec_from_json(
+    spec: dict[str, Any], *, allow_import: bool = False, trusted: bool = False
+) -> RunSpec:
+    """The inverse of :meth:`RunSpec.to_json` (raises TokenError on foreign content).
+
+    A spec from a token is not trusted: its design reference resolves only to a design this
+    process already knows (a built-in, a registered one, one the user named) or to a module
+    already imported — never by importing a module (unless ``allow_import``) and never by
+    calling a factory.  ``trusted`` is for specs this process's parent made (worker
+    processes of a campaign the user started)."""
+    if not isinstance(spec, dict):
+        raise TokenError("replay token has a malformed run spec (not a table)")
     try:
         scen = spec["scenario"]
         if isinstance(scen, dict):
+            if not isinstance(scen.get("def"), dict):
+                raise TokenError("replay token has a malformed scenario (no 'def' table)")
             scenario = parse_scenario(scen["def"], "scenario carried by the token")
+        elif isinstance(scen, str):
+            scenario = resolve_scenario(scen)
         else:
-            scenario = resolve_scenario(str(scen))
+            raise TokenError("replay token has a malformed run spec (scenario)")
         params = spec["params"]
         if not isinstance(params, dict):
             raise TokenError("replay token has a malformed run spec (params is not a table)")
-        return make_run_spec(
-            scenario, str(spec["design"]), params, strict=bool(spec.get("strict", False))
+        design = spec["design"]
+        strict = spec.get("strict", False)
+        if not isinstance(design, str):
+            raise TokenError("replay token has a malformed run spec (design is not a name)")
+        if not isinstance(strict, bool):
+            raise TokenError("replay token has a malformed run spec (strict is not a boolean)")
+        d = (
+            resolve_design(design)
+            if trusted
+            else resolve_design(design, allow_import=allow_import, call_factories=False)
         )
-    except (KeyError, TypeError) as exc:
+        return make_run_spec(scenario, d, params, strict=strict)
+    except KeyError as exc:
         raise TokenError(f"replay token has an incomplete run spec (missing {exc})") from None
+    except NotApplicable as exc:
+        raise TokenError(f"replay token's design and scenario do not fit: {exc}") from None
 
 
 async def run_spec_async(
@@ -138,7 +170,7 @@ async def run_spec_async(
     probes = attach_probes(m, s.probes)
     if observer is not None:
         observer(m)
-    phases = s.phases(p)
+    phases = s.iter_phases(p)  # lazily: make_run_spec checked them
 
     async def workload(m: Machine) -> None:
         for i, actors in enumerate(phases):
@@ -180,23 +212,30 @@ def run_spec(spec: RunSpec, scheduler: Scheduler, **kw: Any) -> RunResult:
     return trio.run(lambda: run_spec_async(spec, scheduler, **kw))
 
 
-def spec_from_token(token: str) -> tuple[RunSpec, list[Decision]]:
+def spec_from_token(token: str, *, allow_import: bool = False) -> tuple[RunSpec, list[Decision]]:
+    """The run spec and decisions of ``token`` (see :func:`spec_from_json` for what a
+    token's design may and may not make this process do)."""
     raw, decisions = decode_token(token)
     version = raw.get("pcptrio")
     if not isinstance(version, str):
+        if "demo" in raw:
+            raise TokenError("this is a token of `pcptrio demo`: replay it with pcptrio replay")
         raise TokenError("replay token carries no pcptrio version")
-    return spec_from_json(raw), decisions
+    return spec_from_json(raw, allow_import=allow_import), decisions
 
 
-async def replay_token(token: str, *, strict: bool = True, **kw: Any) -> RunResult:
+async def replay_token(
+    token: str, *, strict: bool = True, allow_import: bool = False, **kw: Any
+) -> RunResult:
     """Rerun a token's run with its decisions (inside a trio run)."""
-    spec, decisions = spec_from_token(token)
+    spec, decisions = spec_from_token(token, allow_import=allow_import)
     return await run_spec_async(spec, ReplayScheduler(decisions, strict=strict), **kw)
 
 
-def replay(token: str, *, strict: bool = True, **kw: Any) -> RunResult:
-    """Rerun a token's run with its decisions; the trace is byte-identical."""
-    return trio.run(lambda: replay_token(token, strict=strict, **kw))
+def replay(token: str, *, strict: bool = True, allow_import: bool = False, **kw: Any) -> RunResult:
+    """Rerun a token's run with its decisions; the trace is byte-identical.  A token whose
+    design lives in a module not imported yet needs ``allow_import=True``."""
+    return trio.run(lambda: replay_token(token, strict=strict, allow_import=allow_import, **kw))
 
 
 def outcome_is_failure(r: RunResult) -> bool:

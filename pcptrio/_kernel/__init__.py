@@ -26,6 +26,8 @@ from ._machine import Machine as Machine
 from ._machine import MachineStatistics as MachineStatistics
 from ._pagemap import PCP_PAGE as PCP_PAGE
 from ._pagemap import PageError as PageError
+from ._params import MAX_CPUS as MAX_CPUS
+from ._params import MAX_PAGES as MAX_PAGES
 from ._params import MachineParams as MachineParams
 from ._params import ZoneSpec as ZoneSpec
 from ._params import pcp_high as pcp_high

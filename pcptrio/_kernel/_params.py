@@ -19,6 +19,7 @@ from ._gfp import Protection
 __all__ = [
     "MAX_CPUS",
     "MAX_ORDER",
+    "MAX_PAGES",
     "PAGE_SIZE",
     "MachineParams",
     "ZoneSpec",
@@ -31,6 +32,9 @@ PAGE_SIZE = 4096
 MAX_ORDER = 11
 #: The model runs up to this many CPUs (the bench goes to 256).
 MAX_CPUS = 512
+#: Pages in all zones together: 4 GiB of 4 KiB pages.  The page map keeps a few bytes per
+#: page, so a run stays well under a GiB of memory; hazards need a few thousand pages.
+MAX_PAGES = 1 << 20
 
 
 def _rounddown_pow_of_two(n: int) -> int:
@@ -111,6 +115,11 @@ class MachineParams:
         names = [z.name for z in self.zones]
         if len(set(names)) != len(names):
             raise BadInput(f"zone names must be unique, got {names}")
+        if sum(z.pages for z in self.zones) > MAX_PAGES:
+            raise BadInput(
+                f"the zones hold {sum(z.pages for z in self.zones)} pages; at most {MAX_PAGES} "
+                f"({MAX_PAGES * PAGE_SIZE >> 30} GiB) in all"
+            )
         for z in self.zones:
             if z.pages < 1 << (MAX_ORDER - 1):
                 raise BadInput(

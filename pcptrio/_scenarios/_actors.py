@@ -47,7 +47,7 @@ from typing import Any
 from .._core import MSEC, SEC, BadInput
 from .._kernel import GFP_ATOMIC, GFP_KERNEL, Machine, PageCache, WorkStruct, Zone
 
-__all__ = ["ACTOR_KINDS", "ActorSpec", "run_actor", "select_cpus"]
+__all__ = ["ACTOR_KINDS", "MAX_ACTORS", "ActorSpec", "check_actor", "run_actor", "select_cpus"]
 
 ActorSpec = dict[str, Any]
 
@@ -329,6 +329,99 @@ ACTOR_KINDS: dict[str, tuple[ActorFn, frozenset[str]]] = {
     "sleep": (_sleep, frozenset({"ns"})),
     "wq-warmup": (_wq_warmup, frozenset({"highpri"})),
 }
+
+
+# ------------------------------------------------------------------------- argument checks
+
+#: Most actors a ``drainers`` entry may spawn (a spawn is not a step, so no step budget
+#: would stop a runaway count).
+MAX_ACTORS = 4096
+_BIG = 10_000_000
+_NS = 10**13  # virtual-time arguments: a little under three hours
+_SELECTOR_WORDS = ("all", "others", "first", "last", "not-last")
+
+
+def _bad(where: str, k: str, what: str, v: Any) -> BadInput:
+    return BadInput(f"{where}.{k}: expected {what}, got {v!r}")
+
+
+def _count(hi: int) -> Callable[[str, str, Any], None]:
+    def check(where: str, k: str, v: Any) -> None:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
+            raise _bad(where, k, f"an integer within [0, {hi}]", v)
+
+    return check
+
+
+def _number(hi: float, *, positive: bool = False) -> Callable[[str, str, Any], None]:
+    def check(where: str, k: str, v: Any) -> None:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= hi
+        if not ok or (positive and v == 0):
+            raise _bad(where, k, f"a number within {'(' if positive else '['}0, {hi}]", v)
+
+    return check
+
+
+def _flag(where: str, k: str, v: Any) -> None:
+    if not isinstance(v, bool):
+        raise _bad(where, k, "true or false", v)
+
+
+def _text(where: str, k: str, v: Any) -> None:
+    if not isinstance(v, str) or not v:
+        raise _bad(where, k, "a non-empty string", v)
+
+
+def _selector(where: str, k: str, v: Any) -> None:
+    items = v if isinstance(v, list) else [v]
+    for x in items:
+        ok = (isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 100_000) or (
+            isinstance(x, str) and x in _SELECTOR_WORDS
+        )
+        if not ok:
+            raise _bad(where, k, f"a CPU number, a list of them, or one of {_SELECTOR_WORDS}", v)
+
+
+def _hotplug_ops(where: str, k: str, v: Any) -> None:
+    if not isinstance(v, list) or len(v) > 1000 or not all(isinstance(x, str) for x in v):
+        raise _bad(where, k, "a list like ['down:last', 'up:last']", v)
+
+
+_ARG_CHECKS: dict[str, Callable[[str, str, Any], None]] = {
+    "cpus": _selector,
+    "cpu": _selector,
+    "pages": _count(_BIG),
+    "ops": _count(_BIG),
+    "hold": _count(_BIG),
+    "think_ns": _count(_NS),
+    "times": _count(_BIG),
+    "delay_ns": _count(_NS),
+    "gap_ns": _count(_NS),
+    "ns": _count(_NS),
+    "count": _count(MAX_ACTORS),
+    "keep": _count(_BIG),
+    "size": _count(1 << 20),
+    "seconds": _number(10_000.0),
+    "slice_ms": _number(10_000.0, positive=True),
+    "zone": _text,
+    "name": _text,
+    "gfp": _text,
+    "force": _flag,
+    "highpri": _flag,
+}
+
+
+def check_actor(source: str, where: str, a: Any) -> None:
+    """Validate an actor entry after parameter substitution: its kind and every argument's
+    type and range (so a bad value is refused when the scenario loads, not mid-run)."""
+    if not isinstance(a, dict) or not isinstance(a.get("kind"), str):
+        raise BadInput(f"{source}: {where}: expected a table with a 'kind'")
+    for k, v in a.items():
+        if k == "kind":
+            continue
+        check = _hotplug_ops if (a["kind"] == "hotplug" and k == "ops") else _ARG_CHECKS.get(k)
+        if check is not None:
+            check(f"{source}: {where}", k, v)
 
 
 async def run_actor(m: Machine, a: ActorSpec, where: str) -> None:

@@ -28,14 +28,16 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
 from .._check import ORACLES, PROBES
 from .._core import MSEC, BadInput
-from .._kernel import Costs, MachineParams, Protection, ZoneSpec
-from ._actors import ACTOR_KINDS
+from .._kernel import MAX_CPUS, MAX_PAGES, Costs, MachineParams, Protection, ZoneSpec
+from ._actors import ACTOR_KINDS, check_actor
 
 __all__ = ["COMMON_PARAMS", "NotApplicable", "ScenarioDef", "parse_scenario"]
 
@@ -73,28 +75,82 @@ class NotApplicable(Exception):
     """The scenario cannot run with this design (its protection era rules it out)."""
 
 
+#: The range every numeric parameter must lie in (checked before any run): ``cpus`` by the
+#: engine's limit, every other integer within [0, MAX_PARAM] and every float finite within
+#: [0, MAX_PARAM].  Values that size things further (zone pages, actor counts, repeats) have
+#: their own limits where they are used (``MachineParams.validate``, the phase checks).
+MAX_PARAM = 10_000_000
+
+
 def _coerce(scenario: str, k: str, default: Any, v: Any) -> Any:
-    """A parameter override converted to the type of its default (or a clear BadInput)."""
+    """A parameter override converted to the type of its default, in range (or BadInput)."""
     what = f"parameter {k!r} of {scenario!r}"
     if isinstance(default, bool):
         if not isinstance(v, bool):
             raise BadInput(f"{what} must be true or false, got {v!r}")
         return v
     if isinstance(default, int):
-        try:
-            return int(v)
-        except (TypeError, ValueError):
-            raise BadInput(f"{what} must be an integer, got {v!r}") from None
+        n: int | None = None
+        if isinstance(v, int) and not isinstance(v, bool):
+            n = v
+        elif (isinstance(v, float) and math.isfinite(v) and v.is_integer()) or (
+            isinstance(v, str) and v.strip().lstrip("-").isdigit() and len(v) <= 20
+        ):
+            n = int(v)
+        if n is None:
+            raise BadInput(f"{what} must be an integer, got {v!r}")
+        _check_range(what, k, n, v)
+        return n
     if isinstance(default, float):
         try:
-            return float(v)
+            x = float(v) if not isinstance(v, bool) else math.nan
         except (TypeError, ValueError):
-            raise BadInput(f"{what} must be a number, got {v!r}") from None
+            x = math.nan
+        if not math.isfinite(x) or not 0.0 <= x <= MAX_PARAM:
+            raise BadInput(f"{what} must be a finite number within [0, {MAX_PARAM}], got {v!r}")
+        return x
+    if isinstance(default, str) and not isinstance(v, str):
+        raise BadInput(f"{what} must be a string, got {v!r}")
     return v
+
+
+def _check_range(what: str, k: str, n: int, given: Any) -> None:
+    lo, hi = (1, MAX_CPUS) if k == "cpus" else (0, MAX_PARAM)
+    if not lo <= n <= hi:
+        raise BadInput(f"{what} must be within [{lo}, {hi}], got {given!r}")
 
 
 def _err(src: str, key: str, msg: str) -> BadInput:
     return BadInput(f"{src}: {key}: {msg}")
+
+
+#: Limits of what a scenario may ask for (checked at load and for every parameter set).
+MAX_STEPS = 100_000_000
+MAX_TIME_MS = 1_000_000_000
+MAX_PHASES = 1_000_000
+#: Options each oracle takes (``oracle_options`` in a scenario), with their type.
+ORACLE_OPTIONS: dict[str, dict[str, type]] = {
+    "drain-completeness": {"strict": bool},
+    "liveness": {"bound_ms": int},
+}
+
+
+def _int(src: str, key: str, v: Any, lo: int = 0, hi: int = MAX_PARAM) -> int:
+    """``v`` as an integer within [lo, hi], or BadInput naming the key."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+            v = int(v)
+        else:
+            raise _err(src, key, f"expected an integer, got {v!r}")
+    if not lo <= v <= hi:
+        raise _err(src, key, f"expected a value within [{lo}, {hi}], got {v}")
+    return int(v)
+
+
+def _prob(src: str, key: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+        raise _err(src, key, f"expected a probability in [0, 1], got {v!r}")
+    return float(v)
 
 
 def _check_keys(
@@ -193,41 +249,48 @@ class ScenarioDef:
     ) -> tuple[MachineParams, dict[str, Any]]:
         """The machine of a run, and the fault knobs applied after it is built."""
         mach = self._subst(self.data.get("machine", {}), p, "machine")
+        src = self.source
         zones = []
-        for i, z in enumerate(
-            mach.get("zones", [{"name": "Normal", "pages": 16384, "high": 42, "batch": 7}])
-        ):
+        raw_zones = mach.get("zones", [{"name": "Normal", "pages": 16384, "high": 42, "batch": 7}])
+        for i, z in enumerate(raw_zones):
             where = f"machine.zones[{i}]"
-            try:
-                zones.append(
-                    ZoneSpec(
-                        str(z["name"]),
-                        int(z["pages"]),
-                        None if z.get("high") is None else int(z["high"]),
-                        None if z.get("batch") is None else int(z["batch"]),
-                    )
+            if not isinstance(z, dict) or "name" not in z or "pages" not in z:
+                raise _err(src, where, "expected a table {name, pages, high?, batch?}")
+            _check_keys(src, f"{where}.", z, {"name", "pages", "high", "batch"})
+            if not isinstance(z["name"], str) or not z["name"]:
+                raise _err(src, f"{where}.name", f"expected a zone name, got {z['name']!r}")
+            zones.append(
+                ZoneSpec(
+                    z["name"],
+                    _int(src, f"{where}.pages", z["pages"], 1, MAX_PAGES),
+                    None if z.get("high") is None else _int(src, f"{where}.high", z["high"]),
+                    None if z.get("batch") is None else _int(src, f"{where}.batch", z["batch"]),
                 )
-            except (KeyError, TypeError, ValueError) as exc:
-                raise _err(
-                    self.source, where, f"expected {{name, pages, high?, batch?}} ({exc})"
-                ) from None
-        try:
-            params = MachineParams(
-                cpus=int(p["cpus"]),
-                zones=tuple(zones),
-                protection=era,
-                costs=Costs(),
-                mm_percpu_wq=bool(mach.get("mm_percpu_wq", True)),
-                watchdog_thresh_ns=int(mach.get("watchdog_thresh_ms", 30000)) * MSEC,
-                pcp_batch_scale_max=int(mach.get("pcp_batch_scale_max", 5)),
-                percpu_populated=int(mach.get("percpu_populated", 64)),
             )
-            faults = {
-                "fail_page_alloc": float(mach.get("fail_page_alloc", 0.0)),
-                "pcpu_atomic_fail": float(mach.get("pcpu_atomic_fail", 0.0)),
-            }
-        except (TypeError, ValueError) as exc:
-            raise _err(self.source, "machine", f"expected numbers ({exc})") from None
+        mm_wq = mach.get("mm_percpu_wq", True)
+        if not isinstance(mm_wq, bool):
+            raise _err(src, "machine.mm_percpu_wq", f"expected true or false, got {mm_wq!r}")
+        params = MachineParams(
+            cpus=int(p["cpus"]),
+            zones=tuple(zones),
+            protection=era,
+            costs=Costs(),
+            mm_percpu_wq=mm_wq,
+            watchdog_thresh_ns=_int(
+                src, "machine.watchdog_thresh_ms", mach.get("watchdog_thresh_ms", 30000)
+            )
+            * MSEC,
+            pcp_batch_scale_max=_int(
+                src, "machine.pcp_batch_scale_max", mach.get("pcp_batch_scale_max", 5), 0, 16
+            ),
+            percpu_populated=_int(
+                src, "machine.percpu_populated", mach.get("percpu_populated", 64)
+            ),
+        )
+        faults = {
+            k: _prob(src, f"machine.{k}", mach.get(k, 0.0))
+            for k in ("fail_page_alloc", "pcpu_atomic_fail")
+        }
         try:
             params.validate()
         except BadInput as exc:
@@ -235,63 +298,98 @@ class ScenarioDef:
             for i, z in enumerate(zones):
                 if str(exc).startswith(f"zone {z.name}:"):
                     where = f"machine.zones[{i}]"
-            raise _err(self.source, where, str(exc)) from None
-        for k, v in faults.items():
-            if not 0.0 <= v <= 1.0:
-                raise _err(self.source, f"machine.{k}", f"must be a probability in [0, 1], got {v}")
+            raise _err(src, where, str(exc)) from None
         return params, faults
 
     def budget(self, p: dict[str, Any]) -> tuple[int, int]:
         """Per-run budgets: (max steps, max virtual time in ns)."""
         b = self._subst(self.data.get("budget", {}), p, "budget")
-        return int(b.get("max_steps", 300_000)), int(b.get("max_time_ms", 120_000)) * MSEC
+        steps = _int(self.source, "budget.max_steps", b.get("max_steps", 300_000), 1, MAX_STEPS)
+        ms = _int(self.source, "budget.max_time_ms", b.get("max_time_ms", 120_000), 1, MAX_TIME_MS)
+        return steps, ms * MSEC
 
     @property
     def schedules(self) -> int:
         """The default campaign budget (schedules) for this scenario."""
-        return int(self.data.get("budget", {}).get("schedules", 50))
+        v = self.data.get("budget", {}).get("schedules", 50)
+        return _int(self.source, "budget.schedules", v, 1, MAX_PARAM)
 
-    def phases(self, p: dict[str, Any]) -> list[list[dict[str, Any]]]:
-        """The phases in run order, groups and repeats expanded: each a list of actors."""
-        out: list[list[dict[str, Any]]] = []
+    def iter_phases(self, p: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """The phases in run order, groups and repeats expanded lazily: each a list of
+        actors.  (:meth:`check_phases` validated them; a repeat is never materialised.)"""
 
-        def walk(phases: list[Any], where: str) -> None:
+        def walk(phases: list[Any], where: str) -> Iterator[list[dict[str, Any]]]:
             for i, raw in enumerate(phases):
                 w = f"{where}[{i}]"
                 ph = self._subst(raw, p, w)
-                repeat = ph.get("repeat", 1)
-                if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
-                    raise _err(self.source, f"{w}.repeat", f"expected a count >= 0, got {repeat!r}")
-                for _ in range(repeat):
+                for _ in range(ph.get("repeat", 1)):
                     if "phases" in ph:
-                        walk(ph["phases"], f"{w}.phases")
+                        yield from walk(ph["phases"], f"{w}.phases")
                     else:
-                        out.append(
-                            [
-                                self._checked_actor(a, f"{w}.actors[{j}]")
-                                for j, a in enumerate(ph["actors"])
-                            ]
-                        )
+                        yield [dict(a) for a in ph["actors"]]
 
-        walk(self.data.get("phases", []), "phases")
-        return out
+        return walk(self.data.get("phases", []), "phases")
 
-    def _checked_actor(self, a: dict[str, Any], where: str) -> dict[str, Any]:
-        """An actor after parameter substitution: counts, sizes and times are never negative."""
-        for k, v in a.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
-                raise _err(self.source, f"{where}.{k}", f"expected a value >= 0, got {v}")
-        return dict(a)
+    def phases(self, p: dict[str, Any]) -> list[list[dict[str, Any]]]:
+        """:meth:`iter_phases` as a list (after :meth:`check_phases`)."""
+        self.check_phases(p)
+        return list(self.iter_phases(p))
+
+    def check_phases(self, p: dict[str, Any]) -> int:
+        """Validate every phase and actor once with parameters ``p`` (types and ranges of
+        every argument, repeats) and return how many phases a run expands them to (at most
+        :data:`MAX_PHASES`)."""
+
+        def walk(phases: list[Any], where: str) -> int:
+            total = 0
+            for i, raw in enumerate(phases):
+                w = f"{where}[{i}]"
+                ph = self._subst(raw, p, w)
+                repeat = _int(self.source, f"{w}.repeat", ph.get("repeat", 1), 0, MAX_PHASES)
+                if "phases" in ph:
+                    inner = walk(ph["phases"], f"{w}.phases")
+                else:
+                    for j, a in enumerate(ph["actors"]):
+                        check_actor(self.source, f"{w}.actors[{j}]", a)
+                    inner = 1
+                total += repeat * inner
+                if total > MAX_PHASES:
+                    raise _err(self.source, w, f"expands to more than {MAX_PHASES} phases in a run")
+            return total
+
+        return walk(self.data.get("phases", []), "phases")
 
     def oracle_options(self, p: dict[str, Any]) -> dict[str, dict[str, Any]]:
         opts = self._subst(self.data.get("oracle_options", {}), p, "oracle_options")
         out: dict[str, dict[str, Any]] = {}
         for name, given in opts.items():
-            o = dict(given)
+            where = f"oracle_options.{name}"
+            if not isinstance(given, dict):
+                raise _err(self.source, where, "expected a table of options")
+            allowed = ORACLE_OPTIONS.get(name, {})
+            _check_keys(self.source, f"{where}.", given, set(allowed))
+            o: dict[str, Any] = {}
+            for k, v in given.items():
+                if allowed[k] is bool:
+                    if not isinstance(v, bool):
+                        raise _err(
+                            self.source, f"{where}.{k}", f"expected true or false, got {v!r}"
+                        )
+                    o[k] = v
+                else:
+                    o[k] = _int(self.source, f"{where}.{k}", v, 1, MAX_TIME_MS)
             if "bound_ms" in o:
-                o["bound_ns"] = int(o.pop("bound_ms")) * MSEC
+                o["bound_ns"] = o.pop("bound_ms") * MSEC
             out[name] = o
         return out
+
+    def check(self, p: dict[str, Any], era: Protection) -> None:
+        """Everything a run with parameters ``p`` in ``era`` will read, validated now: a bad
+        value is bad input before any run, never a failure mid-campaign."""
+        self.budget(p)
+        self.machine_params(p, era)
+        self.oracle_options(p)
+        self.check_phases(p)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -332,7 +430,7 @@ def _check_phases(source: str, where: str, phases: Any) -> None:
                     source, aw, f"expected a table with a 'kind' (one of {sorted(ACTOR_KINDS)})"
                 )
             kind = a["kind"]
-            if kind not in ACTOR_KINDS:
+            if not isinstance(kind, str) or kind not in ACTOR_KINDS:
                 close = difflib.get_close_matches(str(kind), list(ACTOR_KINDS), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise _err(source, f"{aw}.kind", f"unknown actor kind {kind!r}{hint}")
@@ -340,10 +438,28 @@ def _check_phases(source: str, where: str, phases: Any) -> None:
             _check_keys(source, f"{aw}.", args, ACTOR_KINDS[kind][1])
 
 
+#: How deeply a scenario's tables and lists may nest (the built-ins need 6).
+MAX_DEPTH = 32
+
+
+def _check_depth(source: str, data: Any) -> None:
+    """Refuse absurd nesting before anything recursive touches the data."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        v, d = stack.pop()
+        if d > MAX_DEPTH:
+            raise BadInput(f"{source}: nested more than {MAX_DEPTH} levels deep")
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+
+
 def parse_scenario(data: dict[str, Any], source: str, *, builtin: bool = False) -> ScenarioDef:
     """Validate a scenario dict (from a built-in or a TOML file) and return it."""
     if not isinstance(data, dict):
         raise BadInput(f"{source}: a scenario must be a table")
+    _check_depth(source, data)
     data = copy.deepcopy(data)
     _check_keys(source, "", data, _TOP_KEYS)
     name = data.get("name")
@@ -384,6 +500,16 @@ def parse_scenario(data: dict[str, Any], source: str, *, builtin: bool = False) 
         if not isinstance(v, (int, float, str, bool)):
             raise _err(source, f"params.{k}", f"expected a number, string or boolean, got {v!r}")
     defaults = {**COMMON_PARAMS, **params}
+    for k, v in defaults.items():
+        # A default must have its common parameter's type (``cpus`` an integer) and, like
+        # any value, lie in range: the same check an override gets.
+        try:
+            defaults[k] = _coerce(name, k, COMMON_PARAMS.get(k, v), v)
+        except BadInput as exc:
+            raise _err(source, f"params.{k}", str(exc)) from None
+    for key in ("title", "description", "hazard"):
+        if key in data and not isinstance(data[key], str):
+            raise _err(source, key, f"expected a string, got {data[key]!r}")
     machine = data.get("machine", {})
     if not isinstance(machine, dict):
         raise _err(source, "machine", "expected a table")
@@ -415,8 +541,6 @@ def parse_scenario(data: dict[str, Any], source: str, *, builtin: bool = False) 
     )
     # Resolve the defaults once, so a broken scenario fails when loaded, not mid-campaign.
     p = s.resolve_params({"cpus": max(defaults["cpus"], min_cpus)})
-    s.budget(p)
-    s.phases(p)
-    s.oracle_options(p)
-    s.machine_params(p, s.protection or Protection.IRQ)
+    s.check(p, s.protection or Protection.IRQ)
+    _ = s.schedules
     return s
