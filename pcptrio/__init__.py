@@ -90,9 +90,13 @@ from ._kernel import Machine as Machine
 from ._kernel import MachineParams as MachineParams
 from ._kernel import PerCpuPages as PerCpuPages
 from ._kernel import Protection as Protection
+from ._kernel import TaskStruct as TaskStruct
+from ._kernel import Workqueue as Workqueue
 from ._kernel import WorkStruct as WorkStruct
 from ._kernel import Zone as Zone
 from ._kernel import ZoneSpec as ZoneSpec
+from ._kernel import debug_check_no_obj_freed as debug_check_no_obj_freed
+from ._kernel import destroy_work_on_stack as destroy_work_on_stack
 
 # L4 — reports
 from ._report import campaign_report as campaign_report

@@ -72,7 +72,15 @@ class MachineStatistics:
 
 
 class Machine:
-    """A simulated machine; see the module docstring for its API.
+    """A simulated machine: the kernel API a drain design is written against.
+
+    CPUs (``nr_cpus``, ``online_cpus()``, ``cpu_online()``, ``current``), memory
+    (``zones``, ``pcp(cpu, zone)``, ``alloc_pages``, ``free_pages``), PCP drains
+    (``drain_pages_zone``, ``drain_pages``, ``drain_local_pages``, ``free_pcppages_bulk``),
+    IPIs (``on_each_cpu_mask``), workqueues (``system_wq``, ``mm_percpu_wq``,
+    ``queue_work_on``, ``flush_work``), percpu (``alloc_percpu_gfp``), hotplug
+    (``get_online_cpus``, ``cpu_down``, ``cpu_up``) and the engine (``engine``: ``point``,
+    ``spend``, ``preempt_disable``...).  ``docs/design-api.md`` documents each one.
 
     Example::
 
@@ -192,12 +200,15 @@ class Machine:
 
     @property
     def nr_cpus(self) -> int:
+        """``nr_cpu_ids``: CPUs of the machine, online or not."""
         return self.engine.nr_cpus
 
     def online_cpus(self) -> list[int]:
+        """``for_each_online_cpu``: the online CPUs, in order."""
         return self.engine.online_cpus()
 
     def cpu_online(self, cpu: int) -> bool:
+        """``cpu_online(cpu)``."""
         return self.engine.cpu_online(cpu)
 
     @property
@@ -211,6 +222,7 @@ class Machine:
     # ------------------------------------------------------------------ memory
 
     def zone(self, name: str) -> Zone:
+        """The zone called ``name`` (``Normal``, ``DMA32``...)."""
         for z in self.zones:
             if z.name == name:
                 return z
@@ -223,6 +235,8 @@ class Machine:
         raise ValueError(f"pfn {pfn} is in no zone")
 
     def pcp(self, cpu: int, zone: Zone) -> PerCpuPages:
+        """``per_cpu_ptr(zone->per_cpu_pageset, cpu)``: ``cpu``'s PCP of ``zone``
+        (``count``, ``high``, ``batch``, ``lists``, ``lock``)."""
         return zone.pcp[cpu]
 
     def all_pcps(self) -> list[PerCpuPages]:
@@ -248,9 +262,12 @@ class Machine:
         return pc
 
     async def alloc_percpu_gfp(self, size: int, gfp: int) -> PercpuArea | None:
+        """``alloc_percpu_gfp()``: GFP_KERNEL takes ``pcpu_alloc_mutex`` and may populate
+        (allocating pages, so reclaim); GFP_ATOMIC uses populated space or fails (None)."""
         return await self.percpu.alloc_percpu_gfp(size, gfp)
 
     def free_percpu(self, area: PercpuArea) -> None:
+        """``free_percpu()``."""
         self.percpu.free_percpu(area)
 
     def audit(self) -> list[PageError]:
@@ -260,15 +277,22 @@ class Machine:
     # ------------------------------------------------------------------ PCP drains
 
     async def drain_pages_zone(self, cpu: int, zone: Zone) -> None:
+        """``drain_pages_zone(cpu, zone)``: free ``cpu``'s PCP of ``zone`` to the buddy,
+        under the era's protection (remote callers: ``pcp->lock`` in the spinlock era)."""
         await drain_pages_zone(self, cpu, zone)
 
     async def drain_pages(self, cpu: int) -> None:
+        """``drain_pages(cpu)``: :meth:`drain_pages_zone` for every zone."""
         await drain_pages(self, cpu)
 
     async def drain_local_pages(self, zone: Zone | None = None) -> None:
+        """``drain_local_pages(zone)``: drain *this* CPU's PCPs (``smp_processor_id()``
+        read once, as in the kernel: a task that migrates afterwards drains the old CPU)."""
         await drain_local_pages(self, zone)
 
     async def free_pcppages_bulk(self, zone: Zone, count: int, pcp: PerCpuPages) -> int:
+        """``free_pcppages_bulk(zone, count, pcp)``: move up to ``count`` pages from
+        ``pcp`` to the buddy under ``zone->lock``; returns how many moved."""
         return await free_pcppages_bulk(self, zone, count, pcp)
 
     def pcp_snapshot(self, zone: Zone | None) -> dict[int, tuple[int, int]]:
@@ -337,12 +361,16 @@ class Machine:
         info: Any = None,
         wait: bool = True,
     ) -> None:
+        """``on_each_cpu_mask(mask, fn, info, wait)``: run ``fn(info)`` in IRQ context on
+        every online CPU of ``mask`` (the caller's own CPU directly); with ``wait`` the
+        caller spins, preemption off, until every handler has returned."""
         await on_each_cpu_mask(self, mask, fn, info, wait)
 
     # ------------------------------------------------------------------ workqueues
 
     @property
     def system_wq(self) -> Workqueue:
+        """``system_wq``: per-CPU, not WQ_MEM_RECLAIM (no rescuer)."""
         assert self.wq.system_wq is not None, "workqueues are not initialised (boot first)"
         return self.wq.system_wq
 
@@ -352,9 +380,12 @@ class Machine:
         return self.wq.mm_percpu_wq
 
     def alloc_workqueue(self, name: str, flags: int, max_active: int = 0) -> Workqueue:
+        """``alloc_workqueue(name, flags, max_active)`` (from inside a run: a rescuer is
+        a thread, so ``WQ_MEM_RECLAIM`` needs a running engine)."""
         return self.wq.alloc_workqueue(name, flags, max_active)
 
     async def queue_work_on(self, cpu: int, wq: Workqueue, work: WorkStruct) -> bool:
+        """``queue_work_on(cpu, wq, work)``: False if ``work`` is already pending."""
         return await queue_work_on(self, cpu, wq, work)
 
     async def schedule_work_on(self, cpu: int, work: WorkStruct) -> bool:
@@ -366,6 +397,8 @@ class Machine:
         return await queue_work_on(self, self.engine.smp_processor_id(), wq, work)
 
     async def flush_work(self, work: WorkStruct) -> bool:
+        """``flush_work(work)``: wait until ``work``'s last queueing has run; False if
+        it was idle.  ``check_flush_dependency`` applies."""
         return await flush_work(self, work)
 
     async def schedule_on_each_cpu(self, func: Callable[[WorkStruct], Awaitable[None]]) -> int:
@@ -390,9 +423,11 @@ class Machine:
     # ------------------------------------------------------------------ hotplug
 
     async def get_online_cpus(self) -> None:
+        """``get_online_cpus()``: the CPU hotplug lock, read side."""
         await self.hotplug.get_online_cpus()
 
     async def put_online_cpus(self) -> None:
+        """``put_online_cpus()``."""
         await self.hotplug.put_online_cpus()
 
     async def cpu_down(self, cpu: int) -> bool:
@@ -447,6 +482,7 @@ class Machine:
     # ------------------------------------------------------------------ statistics
 
     def statistics(self) -> MachineStatistics:
+        """Counters of the machine (IPIs, drain calls, ...), frozen."""
         return MachineStatistics(
             tuple(z.statistics() for z in self.zones),
             tuple(p.statistics() for p in self.all_pcps()),
