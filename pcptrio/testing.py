@@ -61,9 +61,11 @@ async def run_scenario(
     return await run_spec_async(spec, sched)
 
 
-async def replay_run(token: str, *, strict: bool = True) -> RunResult:
-    """Replay a token (strict: drift is an ``error`` outcome saying where)."""
-    spec, decisions = spec_from_token(token)
+async def replay_run(token: str, *, strict: bool = True, allow_import: bool = False) -> RunResult:
+    """Replay a token (strict: drift is an ``error`` outcome saying where).  A token whose
+    design lives in a module this process has not imported needs ``allow_import=True``
+    (or import the module first)."""
+    spec, decisions = spec_from_token(token, allow_import=allow_import)
     return await run_spec_async(spec, ReplayScheduler(decisions, strict=strict))
 
 
@@ -97,11 +99,15 @@ def assert_fails(r: RunResult, *, oracle: str | None = None, kind: str | None = 
 
 
 async def assert_replays(
-    token: str, *, oracle: str | None = None, trace_sha256: str | None = None
+    token: str,
+    *,
+    oracle: str | None = None,
+    trace_sha256: str | None = None,
+    allow_import: bool = False,
 ) -> RunResult:
     """Replay ``token`` strictly and assert it fails again (and, if given, with the same
     oracle and the same trace bytes)."""
-    r = await replay_run(token)
+    r = await replay_run(token, allow_import=allow_import)
     assert r.outcome is not Outcome.ERROR, f"replay did not run: {r.error}"
     assert_fails(r, oracle=oracle)
     if trace_sha256 is not None:
