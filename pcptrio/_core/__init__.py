@@ -38,6 +38,10 @@ from ._time import NSEC as NSEC
 from ._time import SEC as SEC
 from ._time import USEC as USEC
 from ._time import Timer as Timer
+from ._token import MAX_BODY_BYTES as MAX_BODY_BYTES
+from ._token import MAX_CONTAINERS as MAX_CONTAINERS
+from ._token import MAX_DEPTH as MAX_DEPTH
+from ._token import MAX_TOKEN_CHARS as MAX_TOKEN_CHARS
 from ._token import TOKEN_PREFIX as TOKEN_PREFIX
 from ._token import decode_token as decode_token
 from ._token import encode_token as encode_token
