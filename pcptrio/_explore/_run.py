@@ -102,6 +102,9 @@ def spec_from_json(
     processes of a campaign the user started)."""
     if not isinstance(spec, dict):
         raise TokenError("replay token has a malformed run spec (not a table)")
+    extra = sorted(set(spec) - {"pcptrio", "scenario", "design", "params", "strict"})
+    if extra:
+        raise TokenError(f"replay token's run spec has unknown fields: {', '.join(extra)}")
     try:
         scen = spec["scenario"]
         if isinstance(scen, dict):

@@ -372,24 +372,33 @@ def _text(where: str, k: str, v: Any) -> None:
         raise _bad(where, k, "a non-empty string", v)
 
 
-def _selector(where: str, k: str, v: Any) -> None:
+def _selector(where: str, k: str, v: Any, cpus: int) -> None:
     items = v if isinstance(v, list) else [v]
     for x in items:
-        ok = (isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 100_000) or (
+        ok = (isinstance(x, int) and not isinstance(x, bool) and 0 <= x < cpus) or (
             isinstance(x, str) and x in _SELECTOR_WORDS
         )
         if not ok:
-            raise _bad(where, k, f"a CPU number, a list of them, or one of {_SELECTOR_WORDS}", v)
+            raise _bad(
+                where,
+                k,
+                f"a CPU number below {cpus}, a list of them, or one of {_SELECTOR_WORDS}",
+                v,
+            )
 
 
-def _hotplug_ops(where: str, k: str, v: Any) -> None:
+def _hotplug_ops(where: str, k: str, v: Any, cpus: int) -> None:
     if not isinstance(v, list) or len(v) > 1000 or not all(isinstance(x, str) for x in v):
         raise _bad(where, k, "a list like ['down:last', 'up:last']", v)
+    for op in v:
+        verb, _, target = op.partition(":")
+        tsel: Any = int(target) if target.isdigit() else target
+        if verb not in ("down", "up"):
+            raise _bad(where, k, "ops 'down:<cpu>' or 'up:<cpu>'", op)
+        _selector(where, k, tsel, cpus)
 
 
 _ARG_CHECKS: dict[str, Callable[[str, str, Any], None]] = {
-    "cpus": _selector,
-    "cpu": _selector,
     "pages": _count(_BIG),
     "ops": _count(_BIG),
     "hold": _count(_BIG),
@@ -411,17 +420,22 @@ _ARG_CHECKS: dict[str, Callable[[str, str, Any], None]] = {
 }
 
 
-def check_actor(source: str, where: str, a: Any) -> None:
-    """Validate an actor entry after parameter substitution: its kind and every argument's
-    type and range (so a bad value is refused when the scenario loads, not mid-run)."""
+def check_actor(source: str, where: str, a: Any, cpus: int) -> None:
+    """Validate an actor entry after parameter substitution, on a ``cpus``-CPU machine: its
+    kind and every argument's type and range (so a bad value is refused when the scenario
+    loads, not mid-run)."""
     if not isinstance(a, dict) or not isinstance(a.get("kind"), str):
         raise BadInput(f"{source}: {where}: expected a table with a 'kind'")
+    w = f"{source}: {where}"
     for k, v in a.items():
         if k == "kind":
             continue
-        check = _hotplug_ops if (a["kind"] == "hotplug" and k == "ops") else _ARG_CHECKS.get(k)
-        if check is not None:
-            check(f"{source}: {where}", k, v)
+        if a["kind"] == "hotplug" and k == "ops":
+            _hotplug_ops(w, k, v, cpus)
+        elif k in ("cpus", "cpu"):
+            _selector(w, k, v, cpus)
+        elif k in _ARG_CHECKS:
+            _ARG_CHECKS[k](w, k, v)
 
 
 async def run_actor(m: Machine, a: ActorSpec, where: str) -> None:

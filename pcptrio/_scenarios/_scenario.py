@@ -350,7 +350,7 @@ class ScenarioDef:
                     inner = walk(ph["phases"], f"{w}.phases")
                 else:
                     for j, a in enumerate(ph["actors"]):
-                        check_actor(self.source, f"{w}.actors[{j}]", a)
+                        check_actor(self.source, f"{w}.actors[{j}]", a, int(p["cpus"]))
                     inner = 1
                 total += repeat * inner
                 if total > MAX_PHASES:
