@@ -438,6 +438,18 @@ def _check_phases(source: str, where: str, phases: Any) -> None:
             _check_keys(source, f"{aw}.", args, ACTOR_KINDS[kind][1])
 
 
+def _names(source: str, key: str, given: Any, known: list[str], what: str) -> list[str]:
+    """A list of known names (``oracles``, ``probes``), with a suggestion for a typo."""
+    if not isinstance(given, list) or not all(isinstance(x, str) for x in given):
+        raise _err(source, key, f"expected a list of {what} names")
+    for x in given:
+        if x not in known:
+            close = difflib.get_close_matches(x, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _err(source, key, f"unknown {what} {x!r}{hint}")
+    return given
+
+
 #: How deeply a scenario's tables and lists may nest (the built-ins need 6).
 MAX_DEPTH = 32
 
@@ -465,22 +477,8 @@ def parse_scenario(data: dict[str, Any], source: str, *, builtin: bool = False) 
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _err(source, "name", "expected a non-empty string")
-    oracles = data.get("oracles", [])
-    if not isinstance(oracles, list) or not all(isinstance(o, str) for o in oracles):
-        raise _err(source, "oracles", "expected a list of oracle names")
-    for o in oracles:
-        if o not in ORACLES:
-            close = difflib.get_close_matches(o, list(ORACLES), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise _err(source, "oracles", f"unknown oracle {o!r}{hint}")
-    probes = data.get("probes", [])
-    if not isinstance(probes, list) or not all(isinstance(x, str) for x in probes):
-        raise _err(source, "probes", "expected a list of stage probe names")
-    for x in probes:
-        if x not in PROBES:
-            close = difflib.get_close_matches(x, list(PROBES), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise _err(source, "probes", f"unknown stage probe {x!r}{hint}")
+    oracles = _names(source, "oracles", data.get("oracles", []), list(ORACLES), "oracle")
+    probes = _names(source, "probes", data.get("probes", []), list(PROBES), "stage probe")
     oo = data.get("oracle_options", {})
     if not isinstance(oo, dict):
         raise _err(source, "oracle_options", "expected a table of oracle name -> options")
