@@ -10,9 +10,12 @@ existing file without ``--force``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import pathlib
+import re
 import sys
 import tempfile
 import time
@@ -100,7 +103,15 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
 
 
 def write_file(path: str, content: str | bytes, force: bool) -> None:
-    """Write ``content`` to ``path`` atomically; refuse to replace a file without force."""
+    """Write ``content`` to ``path`` atomically; refuse to replace a file without force.
+
+    The bytes go to a hidden file beside ``path``, ``.NAME.pcptrio-<pid>-<random>.tmp``,
+    which is fsync'ed and renamed over ``path``; the directory is fsync'ed after, so a crash
+    leaves the old file or the new one.  A writer killed mid-write leaves its temporary file
+    behind: writing the same target again first removes those whose process is gone, and
+    keeps those of a live process (a concurrent pcptrio).  Limits: a dead writer's pid since
+    reused keeps its file until that process ends too; off POSIX none are removed (no safe
+    way to ask whether a pid lives)."""
     p = pathlib.Path(path)
     if p.exists() and not force:
         raise BadInput(f"{p} exists; use --force to replace it")
@@ -109,8 +120,11 @@ def write_file(path: str, content: str | bytes, force: bool) -> None:
         raise BadInput(f"cannot write {p}: directory {parent} does not exist")
     if p.is_dir():
         raise BadInput(f"cannot write {p}: it is a directory")
+    _remove_stale_temps(parent, p.name)
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=parent, prefix=f".{p.name}.pcptrio-{os.getpid()}-", suffix=".tmp"
+        )
     except OSError as exc:
         raise BadInput(f"cannot write {p}: {exc.strerror}") from None
     try:
@@ -119,7 +133,10 @@ def write_file(path: str, content: str | bytes, force: bool) -> None:
         data = content.encode("utf-8") if isinstance(content, str) else content
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, p)
+        _fsync_dir(parent)
     except OSError as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -134,6 +151,50 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def _remove_stale_temps(parent: pathlib.Path, name: str) -> None:
+    """Remove the temporary files :func:`write_file` left for ``name`` in ``parent`` whose
+    writer is gone (POSIX only: elsewhere ``os.kill(pid, 0)`` would end the process)."""
+    if os.name != "posix":
+        return
+    pattern = re.compile(re.escape(f".{name}.pcptrio-") + r"(\d+)-\w+\.tmp")
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return
+    for entry in entries:
+        m = pattern.fullmatch(entry)
+        if m is None or _pid_alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):  # removed meanwhile, or not ours to remove
+            os.unlink(parent / entry)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, another user's
+        return True
+    return True
+
+
+def _fsync_dir(parent: pathlib.Path) -> None:
+    """Make a rename in ``parent`` durable (best effort: not every platform can)."""
+    try:
+        fd = os.open(parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _params(items: Sequence[str] | None, cpus: int | None) -> dict[str, Any]:
@@ -232,10 +293,12 @@ def _exit_for(r: RunResult) -> int:
     return _EXIT_OF_VERDICT[run_verdict(r)[0]]
 
 
-def _with_rows(spec: Any, r: RunResult) -> tuple[RunResult, RowCollector]:
+def _with_rows(spec: Any, r: RunResult, run_timeout: float) -> tuple[RunResult, RowCollector]:
     """Replay ``r`` with a row collector (state per step for the report and counters)."""
     coll = RowCollector()
-    again = run_spec(spec, ReplayScheduler(r.decision_list), observer=coll.attach)
+    again = run_spec(
+        spec, ReplayScheduler(r.decision_list), observer=coll.attach, run_timeout_s=run_timeout
+    )
     return again, coll
 
 
@@ -323,11 +386,11 @@ def _spec(args: argparse.Namespace) -> RunSpec:
 def cmd_run(args: argparse.Namespace) -> int:
     spec = _spec(args)
     logger = trace_logger() if args.log_level == "debug" else None
-    r = run_spec(spec, _scheduler(args), logger=logger)
+    r = run_spec(spec, _scheduler(args), logger=logger, run_timeout_s=args.run_timeout)
     coll = None
     report = None
     if r.failed or args.perfetto:
-        _, coll = _with_rows(spec, r)
+        _, coll = _with_rows(spec, r, args.run_timeout)
     if r.failed:
         rows = coll.rows if coll else None
         report = failure_report(r, rows=rows, replay_cmd=f"pcptrio replay {token_of(r)}")
@@ -357,6 +420,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         ReplayScheduler(decisions, strict=not args.lenient),
         observer=coll.attach,
         logger=trace_logger() if args.log_level == "debug" else None,
+        run_timeout_s=args.run_timeout,
     )
     if r.outcome is Outcome.ERROR and (r.error or "").startswith("replay drift"):
         # The token no longer fits this code: bad input, said once, and no files written.
@@ -440,6 +504,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         seed=args.seed,
         jobs=args.jobs or os.cpu_count() or 1,
         stop_at_first=not args.all,
+        run_timeout_s=args.run_timeout,
     )
     show = sys.stderr.isatty() and not args.quiet and not args.json
     bars = _Bars(show, spec.label)
@@ -549,6 +614,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             cpus=args.cpus,
             shrink_failures=not args.no_shrink,
             progress=lambda c, done, total: bars.update(done, total),
+            run_timeout_s=args.run_timeout,
         )
     finally:
         bars.stop()
@@ -713,6 +779,32 @@ def _check_sched_options(args: argparse.Namespace) -> None:
             )
 
 
+#: The run guard's default in the command (the library's is none): seconds without a
+#: scheduling point before a run ends as error.
+RUN_TIMEOUT_S = 60.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not (v >= 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return v
+
+
+def _run_timeout_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--run-timeout",
+        type=_seconds,
+        default=RUN_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"a run taking no scheduling point for SECONDS (a design stuck in a loop) ends "
+        f"as an error (default {RUN_TIMEOUT_S:g}; 0: no limit)",
+    )
+
+
 def _scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="a built-in scenario name or a .toml file")
     p.add_argument("--design", required=True, help="a design name or package.module:attr")
@@ -748,6 +840,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sched_args(s, "random", ("random", "pct"))
     s.add_argument("--trace", metavar="OUT.jsonl", help="write the canonical JSONL trace")
     s.add_argument("--perfetto", metavar="OUT.json", help="write a Perfetto/Chrome trace")
+    _run_timeout_arg(s)
     _common(s)
     s.set_defaults(func=cmd_run)
 
@@ -763,6 +856,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-shrink", action="store_true")
     s.add_argument("--shrink-budget", type=int, default=60, help="replays spent shrinking")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _run_timeout_arg(s)
     _common(s)
     s.set_defaults(func=cmd_explore)
 
@@ -779,6 +873,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--trace", metavar="OUT.jsonl")
     s.add_argument("--perfetto", metavar="OUT.json")
+    _run_timeout_arg(s)
     _common(s)
     s.set_defaults(func=cmd_replay)
 
@@ -794,6 +889,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-shrink", action="store_true")
     s.add_argument("--out", metavar="FILE.json", help="also write the JSON to a file")
     s.add_argument("--quiet", action="store_true")
+    _run_timeout_arg(s)
     _common(s)
     s.set_defaults(func=cmd_matrix)
 

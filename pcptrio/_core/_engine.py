@@ -39,22 +39,62 @@ Virtual time (integer ns) moves only when no actor can take a step: the engine f
 earliest timer (ties are a ``timer`` decision).  With nothing runnable, no non-deferrable timer
 pending and a non-daemon actor waiting, the run ends as a deadlock with the wait-for graph.
 Budgets (steps, virtual time) end a run as ``budget-exhausted``.
+
+Ctrl-C and the run guard
+------------------------
+An exception from model code ends the run as ``error``, except an *interrupt*
+(``KeyboardInterrupt``, ``SystemExit``): that ends the run at once and :meth:`Engine.run`
+re-raises it, bare, once every actor has unwound; no result is made, so nothing can record an
+interrupted run as a model error.
+
+Where the interrupt lands matters.  Raised inside the engine's baton passing or inside trio, it
+would leave a task rescheduled twice or a nursery half closed (trio then reports an internal
+error).  So, like trio, the engine marks its own critical code KI-protected
+(``trio.lowlevel.enable_ki_protection``: a mark on the code object, free at run time) and runs
+model code unprotected.  During a run (main thread only) the engine's own SIGINT handler raises
+``KeyboardInterrupt`` at once in model code, and in protected code asks the run to stop at its
+next step instead (a second Ctrl-C while that request is pending raises anyway, outside trio).
+Unlike trio's own handler, whose deferred delivery waits for the main task's next checkpoint,
+this stops a run whose one actor never yields to trio.
+
+``run_timeout_s`` arms a wall-clock guard for runs that stop taking steps (``while True:
+pass`` in a design): ``ITIMER_REAL`` ticks four times per timeout, and when ``step`` and
+``now`` have not moved for the whole timeout the SIGALRM handler raises :class:`RunTimeout` in
+the model code that spins; the run ends as ``error``, "no scheduling point for N s in
+<actor>".  It reads the run's progress, never writes it, so it changes no decision and no
+trace: it can only fire on a hang.  It stands aside where it cannot work: off the main thread
+(signals are delivered there only), without ``setitimer`` (Windows), and when SIGALRM or
+``ITIMER_REAL`` is already in use (pytest-timeout's signal method, an outer guard).  A hang
+inside protected code (an oracle's step hook, the scheduler) is stopped at the next step, or,
+if none comes, by the next tick raising wherever it lands outside trio.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextvars
+import math
 import os
+import signal
 import sysconfig
+import threading
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
+from types import FrameType
 from typing import Any, Protocol, TypeVar
 
 import attrs
 import trio
 import trio.testing
-from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+from trio.lowlevel import (
+    Abort,
+    current_task,
+    currently_ki_protected,
+    disable_ki_protection,
+    enable_ki_protection,
+    reschedule,
+    wait_task_rescheduled,
+)
 
 from ._actor import CPU, INHERIT, Actor, ActorState
 from ._errors import ForeignBlockError, ModelError, ReplayDrift
@@ -66,7 +106,7 @@ from ._trace import TraceRecord
 from ._values import Outcome, Violation
 from ._waitgraph import build_wait_graph
 
-__all__ = ["INHERIT", "Engine", "RunOver", "Waitable", "current_engine"]
+__all__ = ["INHERIT", "Engine", "RunOver", "RunTimeout", "Waitable", "current_engine"]
 
 T = TypeVar("T")
 E = TypeVar("E", bound=BaseException)
@@ -83,6 +123,11 @@ MIGRATE_P = 0.2
 
 _current: contextvars.ContextVar[Engine] = contextvars.ContextVar("pcptrio_engine")
 
+# An EngineNursery opens and closes a real trio nursery: an interrupt between the two halves
+# of either would leave trio's cancel-scope stack corrupt, so both are protected code.
+enable_ki_protection(EngineNursery.__aenter__)
+enable_ki_protection(EngineNursery.__aexit__)
+
 
 def current_engine() -> Engine:
     """The engine running the calling actor (set for every task of a run)."""
@@ -94,6 +139,49 @@ def current_engine() -> Engine:
 
 class RunOver(BaseException):
     """Unwinds an actor once its run has ended.  Never escapes the engine."""
+
+
+class RunTimeout(BaseException):
+    """Raised by the run guard into model code that took no scheduling point for the run's
+    ``run_timeout_s`` (module docstring).  A BaseException, so a design's ``except Exception``
+    cannot swallow it; it never escapes the engine: the run ends as ``error``."""
+
+
+#: Ticks of the run guard per timeout: a hang is caught between 1 and 1.25 timeouts after
+#: the last step.
+_GUARD_TICKS = 4
+
+#: Exceptions that end a run without being a model error; :meth:`Engine.run` re-raises them.
+_INTERRUPTS = (KeyboardInterrupt, SystemExit)
+
+
+@disable_ki_protection
+async def _call_model(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+    """Run an actor's function unprotected: Ctrl-C and the run guard land in model code."""
+    await fn(*args)
+
+
+def _interrupt_of(exc: BaseException) -> BaseException | None:
+    """The KeyboardInterrupt or SystemExit ``exc`` is or carries (in exception groups)."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _interrupt_of(inner)
+            if found is not None:
+                return found
+        return None
+    return exc if isinstance(exc, _INTERRUPTS) else None
+
+
+def _is_trio_sigint_handler(handler: Any) -> bool:
+    return getattr(handler, "__module__", None) == "trio._core._ki"
+
+
+def _in_trio(frame: FrameType | None) -> bool:
+    return frame is not None and frame.f_code.co_filename.startswith(_TRIO_DIR)
+
+
+def _nothing() -> None:
+    return None
 
 
 class Waitable(Protocol):
@@ -179,12 +267,24 @@ class Engine:
         max_time_ns: int | None = None,
         logger: Any = None,
         record_trace: bool = True,
+        run_timeout_s: float | None = None,
     ) -> None:
         if cpus < 1:
             raise ValueError(f"a machine needs at least one CPU, got {cpus}")
         self.cpus: list[CPU] = [CPU(i) for i in range(cpus)]
         self.scheduler: Scheduler = scheduler if scheduler is not None else RandomScheduler(0)
+        #: What ends the run at its next step instead of its budget: an interrupt or a
+        #: RunTimeout that landed in protected code (module docstring).
+        self._stop: BaseException | None = None
+        # Invariant: _limit is max_steps, or 0 once _stop is set (the hot path tests one int).
+        self._limit = max_steps
         self.max_steps = max_steps
+        #: The run guard (module docstring): seconds without a step before the run ends as
+        #: error; None or 0 for no guard.  Set it before :meth:`run`.
+        self.run_timeout_s = run_timeout_s
+        self._guard_on = False
+        self._guard_mark: tuple[int, int] | None = None
+        self._guard_still = 0
         self.max_time_ns = max_time_ns
         self.now = 0
         self.step = 0
@@ -239,6 +339,17 @@ class Engine:
     def nr_cpus(self) -> int:
         return len(self.cpus)
 
+    @property
+    def max_steps(self) -> int:
+        """The step budget: a run reaching it ends as ``budget-exhausted``."""
+        return self._max_steps
+
+    @max_steps.setter
+    def max_steps(self, n: int) -> None:
+        self._max_steps = n
+        if self._stop is None:
+            self._limit = n
+
     def smp_processor_id(self) -> int:
         """The CPU the current actor runs on (``smp_processor_id()``)."""
         c = self.current.cpu
@@ -246,6 +357,7 @@ class Engine:
             raise ModelError(f"{self.current.name} runs without a CPU")
         return c
 
+    @enable_ki_protection
     async def point(self, event: str, **fields: Any) -> None:
         """A scheduling point: record one trace event, then let the scheduler pick who goes on."""
         a = self._cur
@@ -262,8 +374,8 @@ class Engine:
                 hook()
             if self.finished:
                 raise RunOver
-        if self.step >= self.max_steps:
-            self._finish_budget("steps")
+        if self.step >= self._limit:
+            self._at_limit()
             raise RunOver
         if a.bound is not None and a.cpu != a.bound and not (a.preempt_count or a.irq_disabled):
             self._take_off(a)  # rebound elsewhere while running: moves at a preemptible point
@@ -373,6 +485,7 @@ class Engine:
         """
         return EngineNursery(self)
 
+    @enable_ki_protection
     async def block(
         self, on: Waitable, event: str = "block", *, holds_cpu: bool = False, **fields: Any
     ) -> Any:
@@ -411,8 +524,8 @@ class Engine:
                 hook()
             if self.finished:
                 raise RunOver
-        if self.step >= self.max_steps:
-            self._finish_budget("steps")
+        if self.step >= self._limit:
+            self._at_limit()
             raise RunOver
         await self._yield_blocked(a)
         return a.wake_value
@@ -440,6 +553,9 @@ class Engine:
     def _wake_quiet(self, a: Actor) -> None:
         self.wake(a)
 
+    # Protected: a coroutine made by a ``**fields`` call and interrupted before its await is
+    # never awaited (a RuntimeWarning on stderr).
+    @enable_ki_protection
     async def spend(self, ns: int, event: str = "spend", **fields: Any) -> None:
         """Be busy for ``ns`` of virtual time, keeping the CPU (not a sleep: workqueue
         concurrency management still counts the actor as running).  The step is recorded as
@@ -456,6 +572,7 @@ class Engine:
         finally:
             t.cancel()
 
+    @enable_ki_protection
     async def sleep(self, ns: int) -> None:
         """Sleep for ``ns`` of virtual time (gives up the CPU)."""
         w = _Sleep(self.now + max(ns, 0), False)
@@ -605,20 +722,41 @@ class Engine:
 
     # ------------------------------------------------------------------ running a run
 
+    @enable_ki_protection
     async def run(self, main: Callable[..., Awaitable[Any]], *args: Any, cpu: int = 0) -> RunResult:
         """Run ``main(*args)`` as actor ``main`` bound to ``cpu`` until every non-daemon actor
         has returned, or the run ends otherwise.  Call it from inside ``trio.run`` (or a
-        pytest-trio test); one engine runs once."""
+        pytest-trio test); one engine runs once.
+
+        A ``KeyboardInterrupt`` or ``SystemExit`` (Ctrl-C, ``sys.exit()`` in model code) ends
+        the run and is raised from here, bare, once every actor has unwound."""
         if self._root is not None:
             raise RuntimeError("an Engine runs only once; make a new one")
         token = _current.set(self)
+        unguard = self._guard()
         try:
             self.scheduler.start_run()
             try:
-                async with trio.open_nursery() as root:
-                    self._root = root
-                    self._runner = current_task()
-                    root.start_soon(self._supervise, name="pcptrio-supervisor")
+                await self._run_root(main, args, cpu)
+            finally:
+                self.scheduler.end_run(self.step)
+        finally:
+            unguard()
+            _current.reset(token)
+        if isinstance(self._stop, _INTERRUPTS):
+            raise self._stop from None
+        return self._result()
+
+    @enable_ki_protection
+    async def _run_root(
+        self, main: Callable[..., Awaitable[Any]], args: tuple[Any, ...], cpu: int
+    ) -> None:
+        try:
+            async with trio.open_nursery() as root:
+                self._root = root
+                self._runner = current_task()
+                root.start_soon(self._supervise, name="pcptrio-supervisor")
+                try:
                     self.spawn(main, *args, name="main", cpu=cpu)
                     try:
                         nxt = self._next_after(None)
@@ -631,12 +769,21 @@ class Engine:
                     if not self.finished:
                         self._runner_parked = True
                         await wait_task_rescheduled(_abort)
-                    root.cancel_scope.cancel()
-            finally:
-                self.scheduler.end_run(self.step)
-        finally:
-            _current.reset(token)
-        return self._result()
+                except BaseException as exc:
+                    # Not woken by _finish: an interrupt trio delivered to the main task, a
+                    # cancellation from outside, a hang in a timer callback run from here.
+                    self._runner_parked = False
+                    if _interrupt_of(exc) is None and _first_leaf(exc, RunTimeout) is None:
+                        self.finished = True  # an actor still to run sees it and unwinds
+                        raise
+                    self._crashed(self._cur, exc)
+                root.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # An interrupt trio delivered while the nursery closed: it ends the run all the same.
+            stop = _interrupt_of(group)
+            if stop is None:
+                raise
+            self._crashed(None, stop)
 
     # ------------------------------------------------------------------ internals
 
@@ -649,6 +796,9 @@ class Engine:
         if cpu is not None and not 0 <= cpu < len(self.cpus):
             raise ValueError(f"CPU {cpu} does not exist (machine has {len(self.cpus)})")
 
+    # Protected: trio's start_soon is not, and an interrupt inside it can leave a task made
+    # but never scheduled (its nursery then waits for it forever).
+    @enable_ki_protection
     def _launch(
         self,
         a: Actor,
@@ -674,6 +824,7 @@ class Engine:
             target = nursery.trio_nursery
         target.start_soon(self._trampoline, a, fn, args, name=a.name)
 
+    @enable_ki_protection
     async def _trampoline(
         self, a: Actor, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
     ) -> None:
@@ -686,7 +837,7 @@ class Engine:
                 await wait_task_rescheduled(_abort)
             if self.finished:
                 return
-            await fn(*args)
+            await _call_model(fn, args)
             if not self.finished:
                 self._exit(a)
         except RunOver:
@@ -695,20 +846,43 @@ class Engine:
             if self.finished:
                 return
             raise
-        except BaseException as exc:  # model code crashed: the run ends with outcome error
-            if self.finished:
-                return
-            drift = _first_leaf(exc, ReplayDrift)
-            if drift is not None:
-                self.error = str(drift)
-            else:
-                leaf = _first_leaf(exc, BaseException) or exc
-                text = "".join(traceback.format_exception(exc))
-                where = _user_frame(leaf)
-                at = f" (at {where})" if where else ""
-                self.error = f"{a.name} raised {type(leaf).__name__}: {leaf}{at}\n{text}"
-            self._finish(Outcome.ERROR)
+        except BaseException as exc:  # model code crashed or was interrupted: the run ends
+            self._crashed(a, exc)
 
+    @enable_ki_protection
+    def _crashed(self, a: Actor | None, exc: BaseException) -> None:
+        """``exc`` escaped model code run by ``a`` (None: by the engine itself): the run ends.
+        An interrupt is kept for :meth:`run` to re-raise, even once the run is over; anything
+        else, a RunTimeout included, is the run's error unless the run ended first."""
+        stop = _interrupt_of(exc)
+        if stop is not None:
+            if not isinstance(self._stop, _INTERRUPTS):
+                self._stop = stop
+                self._limit = 0
+            if not self.finished:
+                self.error = "interrupted"
+                self._finish(Outcome.ERROR)
+            return
+        if self.finished:
+            return
+        drift = _first_leaf(exc, ReplayDrift)
+        if drift is not None:
+            self.error = str(drift)
+        else:
+            leaf = _first_leaf(exc, BaseException) or exc
+            text = "".join(traceback.format_exception(exc))
+            where = _user_frame(leaf)
+            at = f" (at {where})" if where else ""
+            name = a.name if a is not None else "the engine"
+            head = (
+                str(leaf)
+                if isinstance(leaf, RunTimeout)
+                else f"{name} raised {type(leaf).__name__}: {leaf}"
+            )
+            self.error = f"{head}{at}\n{text}"
+        self._finish(Outcome.ERROR)
+
+    @enable_ki_protection
     def _exit(self, a: Actor) -> None:
         self.emit("exit")
         self._remove_runnable(a)
@@ -737,6 +911,7 @@ class Engine:
             if self.finished:
                 return
 
+    @enable_ki_protection
     async def _handoff(self, a: Actor, nxt: Actor) -> None:
         self.switches += 1
         self._cur = nxt
@@ -750,6 +925,7 @@ class Engine:
         if self.finished:
             raise RunOver
 
+    @enable_ki_protection
     def _give_baton(self, nxt: Actor) -> None:
         self.switches += 1
         self._cur = nxt
@@ -759,6 +935,7 @@ class Engine:
         else:
             nxt.baton = True
 
+    @enable_ki_protection
     async def _yield_blocked(self, a: Actor) -> None:
         nxt = self._next_after(a)
         if nxt is None:
@@ -773,6 +950,9 @@ class Engine:
         while nobody can run.  ``None`` when the run is over."""
         self._cur = None
         while not self.finished:
+            if self._stop is not None:  # a signal asked the run to stop (module docstring)
+                self._at_limit()
+                return None
             if self._dirty:
                 self._candidates()
             cands = self._cands
@@ -990,6 +1170,7 @@ class Engine:
 
     # ------------------------------------------------------------------ ending a run
 
+    @enable_ki_protection
     def _finish(self, outcome: Outcome) -> None:
         if self.finished:
             return
@@ -998,6 +1179,15 @@ class Engine:
         if self._runner_parked:
             self._runner_parked = False
             reschedule(self._runner)
+
+    def _at_limit(self) -> None:
+        """The step limit is reached: the budget, or a stop a signal handler asked for."""
+        stop = self._stop
+        if stop is None:
+            self._finish_budget("steps")
+            return
+        self.error = str(stop) if isinstance(stop, RunTimeout) else "interrupted"
+        self._finish(Outcome.ERROR)
 
     def _finish_budget(self, what: str) -> None:
         self.budget = what
@@ -1027,6 +1217,7 @@ class Engine:
         )
         self._finish(Outcome.DEADLOCK)
 
+    @enable_ki_protection
     async def _supervise(self) -> None:
         """Catch model code blocking on a trio primitive the engine cannot see."""
         await trio.testing.wait_all_tasks_blocked()
@@ -1049,6 +1240,84 @@ class Engine:
         )
         self.error = str(err)
         self._finish(Outcome.ERROR)
+
+    # ------------------------------------------------------------------ signals during a run
+
+    def _guard(self) -> Callable[[], None]:
+        """Install the run's SIGINT handler and arm the run guard, in the main thread only
+        and only where nobody else uses them (module docstring); returns what undoes it."""
+        if threading.current_thread() is not threading.main_thread():
+            return _nothing
+        prev_int = signal.getsignal(signal.SIGINT)
+        t = self.run_timeout_s
+        own_int = own_alarm = False
+
+        def undo() -> None:
+            # signal.signal() runs a pending handler first: ours, still in place, which is
+            # inert once _guard_on is off (SIGALRM) or defers (SIGINT, protected here).
+            if own_alarm:
+                self._guard_on = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            if own_int:
+                signal.signal(signal.SIGINT, prev_int)
+
+        try:
+            if (
+                t is not None
+                and 0 < t < math.inf
+                and hasattr(signal, "setitimer")
+                and signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
+                and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+            ):
+                signal.signal(signal.SIGALRM, self._on_alarm)
+                own_alarm = self._guard_on = True
+                signal.setitimer(signal.ITIMER_REAL, t / _GUARD_TICKS, t / _GUARD_TICKS)
+            if prev_int is signal.default_int_handler or _is_trio_sigint_handler(prev_int):
+                signal.signal(signal.SIGINT, self._on_sigint)
+                own_int = True
+        except (ValueError, OSError):  # signals cannot be set here (a subinterpreter): none
+            undo()
+            return _nothing
+        return undo
+
+    def _request_stop(self, stop: BaseException) -> None:
+        """End the run at its next step (or time advance) with ``stop``: what a handler does
+        when the signal lands in protected code."""
+        if not isinstance(self._stop, _INTERRUPTS):
+            self._stop = stop
+            self._limit = 0
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        """Ctrl-C during the run: KeyboardInterrupt in model code; in protected code, a stop
+        at the next step (a second Ctrl-C while that is pending raises, outside trio)."""
+        pending = isinstance(self._stop, _INTERRUPTS)
+        if currently_ki_protected() and (not pending or _in_trio(frame)):
+            self._request_stop(KeyboardInterrupt())
+            return
+        raise KeyboardInterrupt
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        """A tick of the run guard: after a whole timeout without a step or a time advance,
+        RunTimeout in model code; in protected code a stop at the next step first, and at
+        the next tick a RunTimeout wherever it lands outside trio."""
+        if not self._guard_on or self.finished:
+            return
+        mark = (self.step, self.now)
+        if mark != self._guard_mark:
+            self._guard_mark = mark
+            self._guard_still = 0
+            return
+        self._guard_still += 1
+        if self._guard_still < _GUARD_TICKS or _in_trio(frame):
+            return
+        a = self._cur
+        who = a.name if a is not None else "a timer callback"
+        exc = RunTimeout(f"no scheduling point for {self.run_timeout_s:g} s in {who}")
+        if currently_ki_protected() and self._stop is None:
+            self._request_stop(exc)
+            return
+        raise exc
 
     def _result(self) -> RunResult:
         per_actor = {a.name: a.steps for a in self.actors}

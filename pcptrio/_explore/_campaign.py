@@ -24,7 +24,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import json
-import multiprocessing
 import os
 import pathlib
 from collections.abc import Callable, Iterable
@@ -47,8 +46,9 @@ from .._core import (
     quiet_gc,
     unpack_decisions,
 )
-from ._run import RunSpec, run_spec_async, spec_from_json
+from ._run import RunSpec, run_spec_async, run_timeout_here, spec_from_json
 from ._verdict import OUTCOMES, campaign_verdict
+from ._workers import check_jobs, worker_count, worker_pool
 
 __all__ = [
     "SCHEDULERS",
@@ -71,7 +71,13 @@ def schedule_seed(campaign_seed: int, index: int) -> int:
 
 @attrs.frozen
 class CampaignConfig:
-    """What a campaign searches.  ``schedules`` is the budget (runs), ``jobs`` processes."""
+    """What a campaign searches.  ``schedules`` is the budget (runs), ``jobs`` processes
+    (at most ``MAX_JOBS``; never more than there are chunks of schedules to run).
+
+    ``run_timeout_s`` guards each schedule against a hang: one with no scheduling point for
+    that long ends as ``error`` (0: unguarded; None: the ``run_timeout()`` around the call,
+    if any).  Like ``jobs`` it is not part of what the campaign searches, so a campaign file
+    resumes under another value."""
 
     spec: RunSpec
     scheduler: str = "pct"
@@ -82,6 +88,7 @@ class CampaignConfig:
     seed: int = 0
     jobs: int = 1
     stop_at_first: bool = True
+    run_timeout_s: float | None = None
 
     def validate(self) -> CampaignConfig:
         if self.scheduler not in SCHEDULERS:
@@ -90,8 +97,8 @@ class CampaignConfig:
             )
         if self.schedules < 1:
             raise BadInput(f"the budget must be at least 1 schedule, got {self.schedules}")
-        if self.jobs < 1:
-            raise BadInput(f"jobs must be at least 1, got {self.jobs}")
+        check_jobs(self.jobs)
+        run_timeout_here(self.run_timeout_s)
         if self.depth < 1:
             raise BadInput(f"PCT depth must be at least 1, got {self.depth}")
         if not 0.0 <= self.switch_p <= 1.0:
@@ -313,16 +320,18 @@ def _run_chunk(
     out = []
     with quiet_gc():
         for i in indices:
-            r = _run_one(spec, _make_scheduler(cfg, i, k))
+            r = _run_one(spec, _make_scheduler(cfg, i, k), cfg["run_timeout_s"])
             out.append(_record(i, schedule_seed(cfg["seed"], i), r))
             if r.failed and cfg["stop_at_first"]:
                 break
     return out
 
 
-def _run_one(spec: RunSpec, sched: Scheduler) -> RunResult:
+def _run_one(spec: RunSpec, sched: Scheduler, run_timeout_s: float | None) -> RunResult:
     async def go() -> RunResult:
-        return await run_spec_async(spec, sched, record_trace=False)
+        return await run_spec_async(
+            spec, sched, record_trace=False, run_timeout_s=run_timeout_s or 0
+        )
 
     return trio.run(go)
 
@@ -396,12 +405,16 @@ class _Sink:
 
     def _rewrite(self, path: pathlib.Path, header: dict[str, Any]) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.resume.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for rec in [{"campaign": header}, *(self.done[i] for i in sorted(self.done))]:
-                fh.write(json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            with tmp.open("w", encoding="utf-8") as fh:
+                for rec in [{"campaign": header}, *(self.done[i] for i in sorted(self.done))]:
+                    fh.write(json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:  # interrupted or failed: the campaign file is left as it was
+            tmp.unlink(missing_ok=True)
+            raise
 
     def _write(self, rec: dict[str, Any]) -> None:
         if self._fh is not None:
@@ -449,7 +462,7 @@ def _calibrate(cfg: CampaignConfig) -> int:
         return 1
     sched = RandomScheduler(schedule_seed(cfg.seed, 0), switch_p=cfg.switch_p)
     with quiet_gc():
-        r = _run_one(cfg.spec, sched)
+        r = _run_one(cfg.spec, sched, run_timeout_here(cfg.run_timeout_s))
     return max(100, r.stats.steps)
 
 
@@ -496,6 +509,8 @@ def explore(
             "depth": cfg.depth,
             "switch_p": cfg.switch_p,
             "stop_at_first": cfg.stop_at_first,
+            # Resolved here: a worker process does not see this one's run_timeout() context.
+            "run_timeout_s": run_timeout_here(cfg.run_timeout_s),
         }
         loaded = set(sink.done)
         todo = [i for i in range(cfg.schedules) if i not in sink.done]
@@ -543,10 +558,12 @@ def _parallel(
     progress: Callable[[int, int], None] | None,
 ) -> int | None:
     size = max(1, min(8, len(todo) // (cfg.jobs * 4) or 1))
-    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with cf.ProcessPoolExecutor(max_workers=cfg.jobs, mp_context=ctx) as pool:
+    chunks = list(_chunks(todo, size))
+    # Left by an exception (Ctrl-C), the pool kills its workers: a chunk is recorded whole
+    # or not at all, so an interrupted schedule never reaches the sink.
+    with worker_pool(worker_count(cfg.jobs, len(chunks))) as pool:
         pending: dict[cf.Future[list[dict[str, Any]]], list[int]] = {}
-        it = iter(list(_chunks(todo, size)))
+        it = iter(chunks)
 
         def submit() -> bool:
             for chunk in it:
@@ -636,7 +653,7 @@ def _explore_dfs(
     failure = None
     with quiet_gc():
         while len(records) < cfg.schedules and not sched.exhausted:
-            r = _run_one(cfg.spec, sched)
+            r = _run_one(cfg.spec, sched, run_timeout_here(cfg.run_timeout_s))
             records.append(_record(len(records), 0, r))
             if progress is not None:
                 progress(len(records), cfg.schedules)

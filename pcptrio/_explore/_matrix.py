@@ -7,15 +7,15 @@ campaign explores its scenario's default budget (or ``budget``) of schedules and
 ``not-found`` with the budget searched.  Nothing here knows the expected table: it comes out
 of exploration.
 
-Cells run in parallel worker processes (``jobs``); each cell's campaign is sequential and
-seeded, so the matrix with the same seed gives identical JSON however the cells were spread.
-Wall-clock time is reported on the side, never in the JSON.
+Cells run in parallel worker processes (``jobs``, at most ``MAX_JOBS`` and never more than
+there are cells; workers die with the matrix's process); each cell's campaign is sequential
+and seeded, so the matrix with the same seed gives identical JSON however the cells were
+spread.  Wall-clock time is reported on the side, never in the JSON.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,8 +32,9 @@ from .._scenarios import (
     resolve_scenario,
 )
 from ._campaign import CampaignConfig, explore
-from ._run import make_run_spec
+from ._run import make_run_spec, run_timeout, run_timeout_here
 from ._shrink import shrink_failure
+from ._workers import check_jobs, worker_count, worker_pool
 
 __all__ = ["Cell", "MatrixResult", "run_matrix"]
 
@@ -117,6 +118,24 @@ def _cell_task(
     depth: int,
     do_shrink: bool,
     shrink_budget: int,
+    run_timeout_s: float | None,
+) -> Cell:
+    with run_timeout(run_timeout_s):  # every run of the cell, its shrinking's included
+        return _cell(
+            scenario, design, params, budget, seed, scheduler, depth, do_shrink, shrink_budget
+        )
+
+
+def _cell(
+    scenario: str | dict[str, Any],
+    design: str,
+    params: dict[str, Any],
+    budget: int | None,
+    seed: int,
+    scheduler: str,
+    depth: int,
+    do_shrink: bool,
+    shrink_budget: int,
 ) -> Cell:
     if isinstance(scenario, dict):
         s = parse_scenario(scenario["def"], str(scenario["source"]))
@@ -185,8 +204,13 @@ def run_matrix(
     shrink_failures: bool = True,
     shrink_budget: int = 40,
     progress: Callable[[Cell, int, int], None] | None = None,
+    run_timeout_s: float | None = None,
 ) -> MatrixResult:
-    """Explore every hazard × design; ``progress(cell, done, total)`` after each cell."""
+    """Explore every hazard × design; ``progress(cell, done, total)`` after each cell.
+
+    ``jobs`` worker processes (default: one per CPU; at most ``MAX_JOBS``) run the cells;
+    ``run_timeout_s`` guards every run against a hang (0: unguarded; None: the
+    ``run_timeout()`` around the call, if any)."""
     ds = [resolve_design(d) for d in (designs or design_names())]
     hs = [resolve_scenario(h) for h in hazards] if hazards else list(hazard_scenarios())
     if budget is not None and budget < 1:
@@ -203,16 +227,18 @@ def run_matrix(
         for ref in refs:
             tasks.append((_scenario_ref(s), ref, params))
     jobs = jobs or os.cpu_count() or 1
+    check_jobs(jobs)
+    guard = run_timeout_here(run_timeout_s)  # resolved here: workers do not see the context
+    jobs = worker_count(jobs, len(tasks))
     cells: list[Cell | None] = [None] * len(tasks)
-    args = (budget, seed, scheduler, depth, shrink_failures, shrink_budget)
+    args = (budget, seed, scheduler, depth, shrink_failures, shrink_budget, guard)
     if jobs == 1:
         for i, (s_name, dd, params) in enumerate(tasks):
             cell = cells[i] = _cell_task(s_name, dd, params, *args)
             if progress is not None:
                 progress(cell, i + 1, len(tasks))
     else:
-        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with worker_pool(jobs) as pool:
             futs = {
                 pool.submit(_cell_task, s_name, dd, params, *args): i
                 for i, (s_name, dd, params) in enumerate(tasks)

@@ -4,12 +4,20 @@
 the scenario by name, or whole when it came from a TOML file), so a token is self-contained.
 :func:`replay` rebuilds the run from a token and feeds back its decisions (strict by default:
 "replay drift at step N" if the code no longer takes the same decisions).
+
+The run guard (``run_timeout_s``, the engine's wall-clock guard against a run that stops
+taking steps) is not part of a spec or a token: it changes no decision and no trace.  A run
+takes it from its ``run_timeout_s`` argument, else from :func:`run_timeout` around the call,
+else runs unguarded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -17,6 +25,7 @@ import trio
 
 from .._check import attach_oracles, attach_probes
 from .._core import (
+    BadInput,
     Decision,
     Outcome,
     ReplayScheduler,
@@ -44,6 +53,8 @@ __all__ = [
     "replay_token",
     "run_spec",
     "run_spec_async",
+    "run_timeout",
+    "run_timeout_here",
     "spec_from_token",
     "token_of",
 ]
@@ -136,6 +147,38 @@ def spec_from_json(
         raise TokenError(f"replay token's design and scenario do not fit: {exc}") from None
 
 
+_RUN_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "pcptrio_run_timeout", default=None
+)
+
+
+@contextlib.contextmanager
+def run_timeout(seconds: float | None) -> Iterator[None]:
+    """Guard every run made inside the block that does not name its own ``run_timeout_s``:
+    a run with no scheduling point for ``seconds`` ends as ``error`` (None or 0: unguarded).
+
+    Example::
+
+        with run_timeout(60):
+            failure = shrink_failure(res)  # no replay can hang for good
+    """
+    token = _RUN_TIMEOUT.set(seconds)
+    try:
+        yield
+    finally:
+        _RUN_TIMEOUT.reset(token)
+
+
+def run_timeout_here(run_timeout_s: float | None = None) -> float | None:
+    """The guard a run started here gets: ``run_timeout_s``, else the :func:`run_timeout`
+    around the call; None when unguarded (what a worker process must be told).  Raises
+    BadInput for a value that is not a number of seconds >= 0."""
+    t = run_timeout_s if run_timeout_s is not None else _RUN_TIMEOUT.get()
+    if t is not None and not (t >= 0 and math.isfinite(t)):
+        raise BadInput(f"run_timeout_s must be a number of seconds >= 0 (0: no guard), got {t}")
+    return t or None
+
+
 async def run_spec_async(
     spec: RunSpec,
     scheduler: Scheduler,
@@ -143,11 +186,14 @@ async def run_spec_async(
     logger: Any = None,
     record_trace: bool = True,
     observer: Callable[[Machine], None] | None = None,
+    run_timeout_s: float | None = None,
 ) -> RunResult:
     """Run ``spec`` once under ``scheduler`` (inside a trio run / pytest-trio test).
 
     ``observer(m)`` is called with the machine before the run starts (after the design and
     the oracles are attached): reports use it to add step hooks that sample machine state.
+    ``run_timeout_s`` guards the run against a hang (module docstring; None: the value of
+    :func:`run_timeout` around the call; 0: unguarded).
     """
     s = spec.scenario
     p = spec.params
@@ -161,6 +207,7 @@ async def run_spec_async(
         logger=logger,
         record_trace=record_trace,
     )
+    m.engine.run_timeout_s = run_timeout_here(run_timeout_s)
     m.fail_page_alloc = faults["fail_page_alloc"]
     m.percpu.atomic_fail_p = faults["pcpu_atomic_fail"]
     install_design(m, spec.design)
