@@ -203,3 +203,24 @@ def test_allow_import_lets_a_trusted_token_import_its_design(
     assert "module 'forged_ok_design'" in capsys.readouterr().err
     assert main(["replay", token, "--allow-import", "--lenient"]) in (0, 1, 3)
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_spawning_counts_against_the_budget() -> None:
+    """A run that spawns actors without taking steps ends as budget-exhausted ('actors')."""
+    import trio
+
+    from pcptrio import Engine, Outcome
+
+    e = Engine(cpus=2, scheduler=RandomScheduler(0), max_steps=50)
+
+    async def noop() -> None:
+        await e.point("x")
+
+    async def main() -> None:
+        async with e.open_nursery() as n:
+            for _ in range(1000):
+                n.start_soon(noop, name="t", cpu=0)
+
+    r = trio.run(e.run, main)
+    assert r.outcome is Outcome.BUDGET_EXHAUSTED and r.budget == "actors"
+    assert r.stats.actors == 50

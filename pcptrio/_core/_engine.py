@@ -151,6 +151,9 @@ class RunTimeout(BaseException):
 #: the last step.
 _GUARD_TICKS = 4
 
+#: Most actors (threads, interrupts) one run may create: a budget like steps and time.
+MAX_ACTORS = 100_000
+
 #: Exceptions that end a run without being a model error; :meth:`Engine.run` re-raises them.
 _INTERRUPTS = (KeyboardInterrupt, SystemExit)
 
@@ -458,6 +461,7 @@ class Engine:
         if cpu is INHERIT:
             cpu = self._cur.bound if self._cur is not None else 0
         self._check_cpu(cpu)
+        self._count_spawn()
         a = Actor(self._unique(name), len(self.actors), cpu, daemon)
         self._launch(a, fn, args, nursery)
         self.emit("spawn", child=a.name, bound=cpu)
@@ -471,6 +475,7 @@ class Engine:
         if self.finished:
             raise RunOver
         self._check_cpu(cpu)
+        self._count_spawn()
         a = Actor(self._unique(name), len(self.actors), cpu, daemon=False, interrupt=True)
         a.preempt_count = a.irq_disabled = 1  # hardirq context
         self.cpus[cpu].pending_irqs.append(a)
@@ -1188,6 +1193,13 @@ class Engine:
             return
         self.error = str(stop) if isinstance(stop, RunTimeout) else "interrupted"
         self._finish(Outcome.ERROR)
+
+    def _count_spawn(self) -> None:
+        """A spawn is not a step, so the step budget alone cannot stop a runaway count of
+        actors: each one counts against the step budget too (and against MAX_ACTORS)."""
+        if len(self.actors) >= min(self.max_steps, MAX_ACTORS):
+            self._finish_budget("actors")
+            raise RunOver
 
     def _finish_budget(self, what: str) -> None:
         self.budget = what
