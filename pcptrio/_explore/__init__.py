@@ -20,6 +20,7 @@ from ._run import replay as replay
 from ._run import replay_token as replay_token
 from ._run import run_spec as run_spec
 from ._run import run_spec_async as run_spec_async
+from ._run import run_timeout as run_timeout
 from ._run import spec_from_token as spec_from_token
 from ._run import token_of as token_of
 from ._search import run_campaign as run_campaign

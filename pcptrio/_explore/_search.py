@@ -17,6 +17,7 @@ from collections.abc import Callable
 import attrs
 
 from ._campaign import CampaignConfig, CampaignResult, explore
+from ._run import run_timeout
 from ._shrink import ShrinkProgress, shrink_failure
 
 __all__ = ["run_campaign"]
@@ -36,5 +37,6 @@ def run_campaign(
     res = explore(cfg, out=out, resume=resume, progress=progress)
     if res.failure is None or shrink_budget <= 0:
         return res
-    shrunk = shrink_failure(res, budget=shrink_budget, progress=shrink_progress)
+    with run_timeout(cfg.run_timeout_s):  # every replay of the shrinking is guarded too
+        shrunk = shrink_failure(res, budget=shrink_budget, progress=shrink_progress)
     return attrs.evolve(res, failure=shrunk)
