@@ -43,11 +43,13 @@ from ._explore import (
     CampaignConfig,
     MatrixResult,
     RunSpec,
+    campaign_verdict,
     make_run_spec,
     run_bench,
     run_campaign,
     run_matrix,
     run_spec,
+    run_timeout,
     run_verdict,
     spec_from_token,
     token_of,
@@ -643,7 +645,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         resolve_design(d)
     plt = require_pyplot() if args.plot else None  # a missing extra is bad input before the work
     scenario = resolve_scenario(args.scenario)
-    res = run_bench(designs, cpus, seeds=args.seeds, seed=args.seed, scenario=scenario)
+    with run_timeout(args.run_timeout or None):
+        res = run_bench(designs, cpus, seeds=args.seeds, seed=args.seed, scenario=scenario)
     data = res.to_json()
     rows = [
         [
@@ -676,8 +679,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if plt is not None:
         write_file(args.plot, latency_plot_png(plt, res), args.force)
         text += f"\nplot written to {args.plot}"
+    # A latency is only as good as its runs: errors or exhausted budgets make the bench
+    # inconclusive (exit 3), a violation is a finding (exit 1).
+    totals: dict[str, int] = {}
+    for c in res.cells:
+        for k, v in c.outcomes.items():
+            totals[k] = totals.get(k, 0) + v
+    failed = bool(totals.get("violation") or totals.get("deadlock"))
+    verdict, reason = campaign_verdict(failed, totals, {})
+    data["verdict"], data["reason"] = verdict, reason
+    if verdict == "inconclusive":
+        text += f"\ninconclusive: {reason}"
     _emit(args, data, text)
-    return EXIT_OK
+    return _EXIT_OF_VERDICT[verdict]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -902,6 +916,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, default=3)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--plot", metavar="OUT.png", help="latency plot (needs pcptrio[plot])")
+    _run_timeout_arg(s)
     _common(s)
     s.set_defaults(func=cmd_bench)
 
@@ -964,8 +979,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
     directory, in a directory that exists, not named twice, and not an existing file
     without ``--force`` (``--resume`` continues its file)."""
     seen: dict[pathlib.Path, str] = {}
+    if getattr(args, "out", None) and getattr(args, "resume", None):
+        raise BadInput("--out and --resume both name the campaign file; give one")
     for name in _OUTPUTS:
         path = getattr(args, name, None)
+        if path == "":
+            raise BadInput(f"--{name} needs a file name")
         if not path:
             continue
         flag = f"--{name}"

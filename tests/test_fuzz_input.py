@@ -161,10 +161,10 @@ def _forged(design: str) -> str:
 @pytest.mark.parametrize(
     ("design", "says"),
     [
-        ("sys:exit", "factory"),
-        ("os:abort", "factory"),
-        ("builtins:input", "factory"),
-        ("builtins:open", "factory"),
+        ("sys:exit", "not a design"),
+        ("os:abort", "not a design"),
+        ("builtins:input", "not a design"),
+        ("builtins:open", "not a design"),
         ("this:s", "not imported"),
         ("json.tool:main", "not imported"),
         ("sys:exit()", "factory"),

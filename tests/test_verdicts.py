@@ -57,7 +57,6 @@ def _scenario(**changes: Any) -> Any:
     ("design", "says"),
     [
         ("user_designs:raises", "RuntimeError: my design has a bug"),
-        ("user_designs:wrong_signature", "TypeError"),
         ("user_designs:sleeps_on_trio", "trio primitive"),
     ],
 )
@@ -96,13 +95,17 @@ def test_the_cli_shows_outcome_counts_and_the_first_error_and_exits_3(
 
 
 @pytest.mark.usefixtures("user_designs_on_path")
-def test_a_design_written_without_async_is_refused_as_bad_input(
+def test_a_design_without_async_or_with_the_wrong_signature_is_bad_input(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A plain ``def`` design is bad input (exit 2, one line), not a crash or an error run."""
+    """A plain ``def`` design, or one that does not take (m, zone, force_all_cpus), is bad
+    input (exit 2, one line), not a crash or an error run."""
     rc = main(["run", "steady", "--design", "user_designs:not_async"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "async def drain_all_pages" in err
+    rc = main(["run", "steady", "--design", "user_designs:wrong_signature"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "does not take (m, zone, force_all_cpus)" in err
 
 
 def test_a_run_that_exhausts_its_budget_is_inconclusive() -> None:

@@ -223,6 +223,19 @@ _NOT_USER = (
 )
 
 
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` through the user's code only (a design, a scenario hook):
+    pcptrio's, trio's and the standard library's frames are left out ("" if none)."""
+    frames = [
+        fs
+        for fs in traceback.extract_tb(exc.__traceback__)
+        if not os.path.abspath(fs.filename).startswith(_NOT_USER)
+    ]
+    if not frames:
+        return ""
+    return "Traceback (your code):\n" + "".join(traceback.format_list(frames))
+
+
 def _user_frame(exc: BaseException) -> str | None:
     """``file:line in function`` of the innermost frame of ``exc`` that is the user's code
     (a design or a scenario hook), not pcptrio's, trio's or the standard library's."""
@@ -875,7 +888,8 @@ class Engine:
             self.error = str(drift)
         else:
             leaf = _first_leaf(exc, BaseException) or exc
-            text = "".join(traceback.format_exception(exc))
+            # The user's frames when their code raised; the whole story when the model did.
+            text = _user_traceback(leaf) or "".join(traceback.format_exception(exc))
             where = _user_frame(leaf)
             at = f" (at {where})" if where else ""
             name = a.name if a is not None else "the engine"

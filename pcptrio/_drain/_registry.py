@@ -78,6 +78,13 @@ def _from_object(spec: str, obj: Any, *, call_factories: bool) -> DrainDesign:
         return obj
     if inspect.iscoroutinefunction(obj):
         try:
+            inspect.signature(obj).bind(None, None, False)
+        except (TypeError, ValueError):
+            raise BadInput(
+                f"{spec} does not take (m, zone, force_all_cpus); a design is "
+                "'async def drain_all_pages(m, zone, force_all_cpus)'"
+            ) from None
+        try:
             eras = tuple(
                 Protection(e) for e in getattr(obj, "eras", ("irq", "preempt", "spinlock"))
             )
@@ -108,8 +115,8 @@ def _from_object(spec: str, obj: Any, *, call_factories: bool) -> DrainDesign:
         raise BadInput(f"{spec}() returned {type(made).__name__}, not a DrainDesign")
     if callable(obj):
         raise BadInput(
-            f"{spec} is a factory; a token never calls one (name the design object itself, "
-            f"or pass --design {spec}() on the command line to call it)"
+            f"{spec} is not a design (a DrainDesign or an 'async def drain_all_pages(m, zone, "
+            "force_all_cpus)'); a token never calls anything else"
         )
     raise BadInput(
         f"{spec} is neither a DrainDesign, a function returning one, nor an "

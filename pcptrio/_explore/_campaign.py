@@ -218,6 +218,8 @@ class CampaignResult:
     resumed: int = 0
     #: What resuming had to say (a torn line dropped, a budget changed).
     notes: tuple[str, ...] = ()
+    #: Wall seconds the search took (shrinking not included); never in the JSON.
+    search_s: float | None = attrs.field(default=None, eq=False)
 
     @property
     def found(self) -> bool:
@@ -451,9 +453,25 @@ def _parse_record(line: bytes) -> dict[str, Any] | None:
         and not isinstance(rec.get("index"), bool)
         and rec.get("outcome") in OUTCOMES
         and isinstance(rec.get("steps"), int)
+        and _consistent(rec)
     ):
         return rec
     return None
+
+
+def _consistent(rec: dict[str, Any]) -> bool:
+    """A failure record carries what its report and token need; an error record, its
+    decisions; no other record claims a failure."""
+    failing = rec["outcome"] in ("violation", "deadlock")
+    if failing != ("signature" in rec):
+        return False
+    if failing:
+        return all(isinstance(rec.get(k), str) for k in ("signature", "oracle")) and isinstance(
+            rec.get("decisions"), dict
+        )
+    if rec["outcome"] == "error":
+        return isinstance(rec.get("decisions"), dict)
+    return True
 
 
 def _calibrate(cfg: CampaignConfig) -> int:

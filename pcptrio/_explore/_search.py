@@ -12,6 +12,7 @@ the text the command prints::
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 
 import attrs
@@ -34,7 +35,9 @@ def run_campaign(
 ) -> CampaignResult:
     """:func:`explore`, then shrink its failure with ``shrink_budget`` replays (0: keep the
     failure as found)."""
+    t0 = time.perf_counter()  # reported beside the result, never inside a run
     res = explore(cfg, out=out, resume=resume, progress=progress)
+    res = attrs.evolve(res, search_s=time.perf_counter() - t0)
     if res.failure is None or shrink_budget <= 0:
         return res
     with run_timeout(cfg.run_timeout_s):  # every replay of the shrinking is guarded too

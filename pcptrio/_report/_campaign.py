@@ -49,9 +49,9 @@ def campaign_report(
     if wall_s is not None:
         ran = res.schedules_run - res.resumed
         resumed = f", {res.resumed} loaded from {source}" if res.resumed else ""
-        text.append(
-            f"({wall_s:.1f}s wall, {ran} run at {ran / max(wall_s, 1e-9):.0f} schedules/s{resumed})"
-        )
+        search = res.search_s if res.search_s is not None else wall_s
+        rate = ran / max(search, 1e-9)
+        text.append(f"({wall_s:.1f}s wall, {ran} run at {rate:.0f} schedules/s{resumed})")
     text += campaign_lines(res)
     f = res.failure
     if f is None:

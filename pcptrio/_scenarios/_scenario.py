@@ -489,8 +489,10 @@ def parse_scenario(data: dict[str, Any], source: str, *, builtin: bool = False) 
     if prot is not None and prot not in ("irq", "preempt", "spinlock"):
         raise _err(source, "protection", f"expected 'irq', 'preempt' or 'spinlock', got {prot!r}")
     min_cpus = data.get("min_cpus", 1)
-    if not isinstance(min_cpus, int) or isinstance(min_cpus, bool) or min_cpus < 1:
-        raise _err(source, "min_cpus", f"expected a positive integer, got {min_cpus!r}")
+    if not isinstance(min_cpus, int) or isinstance(min_cpus, bool) or not 1 <= min_cpus <= MAX_CPUS:
+        raise _err(
+            source, "min_cpus", f"expected an integer within [1, {MAX_CPUS}], got {min_cpus!r}"
+        )
     params = data.get("params", {})
     if not isinstance(params, dict):
         raise _err(source, "params", "expected a table of name = default value")
