@@ -27,7 +27,6 @@ from .._check import attach_oracles, attach_probes
 from .._core import (
     BadInput,
     Decision,
-    Outcome,
     ReplayScheduler,
     RunResult,
     Scheduler,
@@ -286,7 +285,3 @@ def replay(token: str, *, strict: bool = True, allow_import: bool = False, **kw:
     """Rerun a token's run with its decisions; the trace is byte-identical.  A token whose
     design lives in a module not imported yet needs ``allow_import=True``."""
     return trio.run(lambda: replay_token(token, strict=strict, allow_import=allow_import, **kw))
-
-
-def outcome_is_failure(r: RunResult) -> bool:
-    return r.outcome in (Outcome.VIOLATION, Outcome.DEADLOCK)
