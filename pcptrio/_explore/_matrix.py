@@ -31,9 +31,9 @@ from .._scenarios import (
     parse_scenario,
     resolve_scenario,
 )
-from ._campaign import CampaignConfig, explore
-from ._run import make_run_spec, run_timeout, run_timeout_here
-from ._shrink import shrink_failure
+from ._campaign import CampaignConfig
+from ._run import make_run_spec, run_timeout_here
+from ._search import run_campaign
 from ._workers import check_jobs, worker_count, worker_pool
 
 __all__ = ["Cell", "MatrixResult", "run_matrix"]
@@ -120,23 +120,8 @@ def _cell_task(
     shrink_budget: int,
     run_timeout_s: float | None,
 ) -> Cell:
-    with run_timeout(run_timeout_s):  # every run of the cell, its shrinking's included
-        return _cell(
-            scenario, design, params, budget, seed, scheduler, depth, do_shrink, shrink_budget
-        )
-
-
-def _cell(
-    scenario: str | dict[str, Any],
-    design: str,
-    params: dict[str, Any],
-    budget: int | None,
-    seed: int,
-    scheduler: str,
-    depth: int,
-    do_shrink: bool,
-    shrink_budget: int,
-) -> Cell:
+    """One cell: the campaign and its shrinking (``run_campaign``, every run guarded by
+    ``run_timeout_s``), in a worker process or inline."""
     if isinstance(scenario, dict):
         s = parse_scenario(scenario["def"], str(scenario["source"]))
     else:
@@ -153,8 +138,9 @@ def _cell(
         schedules=budget or s.schedules,
         seed=seed,
         jobs=1,
+        run_timeout_s=run_timeout_s,
     )
-    res = explore(cfg)
+    res = run_campaign(cfg, shrink_budget=shrink_budget if do_shrink else 0)
     common: dict[str, Any] = {
         "outcomes": dict(res.outcomes),
         "probes": dict(res.probes),
@@ -163,7 +149,8 @@ def _cell(
     if res.first_error is not None:
         common["error"] = res.first_error.headline
         common["error_token"] = res.first_error.token
-    if res.failure is None:
+    f = res.failure
+    if f is None:
         return Cell(
             hazard,
             s.name,
@@ -173,7 +160,6 @@ def _cell(
             why=res.reason,
             **common,
         )
-    f = shrink_failure(res, budget=shrink_budget) if do_shrink else res.failure
     return Cell(
         hazard,
         s.name,
@@ -185,7 +171,7 @@ def _cell(
         f.message,
         f.token,
         f.steps,
-        res.failure.steps,
+        f.shrink.steps_before if f.shrink is not None else f.steps,
         f.preemptions,
         **common,
     )
