@@ -223,27 +223,21 @@ _NOT_USER = (
 )
 
 
-def _user_traceback(exc: BaseException) -> str:
-    """The traceback of ``exc`` through the user's code only (a design, a scenario hook):
-    pcptrio's, trio's and the standard library's frames are left out ("" if none)."""
-    frames = [
+def _user_frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    """The frames of ``exc`` that are the user's code (a design, a scenario hook), not
+    pcptrio's, trio's or the standard library's."""
+    return [
         fs
         for fs in traceback.extract_tb(exc.__traceback__)
         if not os.path.abspath(fs.filename).startswith(_NOT_USER)
     ]
+
+
+def _user_traceback(frames: list[traceback.FrameSummary]) -> str:
+    """The traceback through the user's ``frames`` only ("" if none)."""
     if not frames:
         return ""
     return "Traceback (your code):\n" + "".join(traceback.format_list(frames))
-
-
-def _user_frame(exc: BaseException) -> str | None:
-    """``file:line in function`` of the innermost frame of ``exc`` that is the user's code
-    (a design or a scenario hook), not pcptrio's, trio's or the standard library's."""
-    found = None
-    for fs in traceback.extract_tb(exc.__traceback__):
-        if not os.path.abspath(fs.filename).startswith(_NOT_USER):
-            found = fs
-    return f"{found.filename}:{found.lineno} in {found.name}" if found is not None else None
 
 
 def _first_leaf(exc: BaseException, kind: type[E]) -> E | None:
@@ -889,9 +883,13 @@ class Engine:
         else:
             leaf = _first_leaf(exc, BaseException) or exc
             # The user's frames when their code raised; the whole story when the model did.
-            text = _user_traceback(leaf) or "".join(traceback.format_exception(exc))
-            where = _user_frame(leaf)
-            at = f" (at {where})" if where else ""
+            frames = _user_frames(leaf)
+            text = _user_traceback(frames) or "".join(traceback.format_exception(exc))
+            at = (
+                f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})"
+                if frames
+                else ""
+            )
             name = a.name if a is not None else "the engine"
             head = (
                 str(leaf)

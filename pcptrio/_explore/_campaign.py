@@ -617,9 +617,9 @@ def _result(
     cfg: CampaignConfig, done: dict[int, dict[str, Any]], spec_json: dict[str, Any]
 ) -> CampaignResult:
     done = {i: r for i, r in done.items() if i < cfg.schedules}  # a resume may lower it
-    first = _lowest_failure(done) if cfg.stop_at_first else None
-    considered = [r for i, r in sorted(done.items()) if first is None or i <= first]
     fails = _lowest_failure(done)
+    first = fails if cfg.stop_at_first else None
+    considered = [r for i, r in sorted(done.items()) if first is None or i <= first]
     failure = _failure_from(done[fails], spec_json) if fails is not None else None
     return _summarise(cfg, considered, failure, spec_json)
 
