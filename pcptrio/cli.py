@@ -62,6 +62,7 @@ from ._report import (
     latency_plot_png,
     perfetto_trace,
     render_table,
+    replay_with_rows,
     require_pyplot,
     trace_logger,
 )
@@ -295,15 +296,6 @@ def _exit_for(r: RunResult) -> int:
     return _EXIT_OF_VERDICT[run_verdict(r)[0]]
 
 
-def _with_rows(spec: Any, r: RunResult, run_timeout: float) -> tuple[RunResult, RowCollector]:
-    """Replay ``r`` with a row collector (state per step for the report and counters)."""
-    coll = RowCollector()
-    again = run_spec(
-        spec, ReplayScheduler(r.decision_list), observer=coll.attach, run_timeout_s=run_timeout
-    )
-    return again, coll
-
-
 def _outputs(args: argparse.Namespace, r: RunResult, coll: RowCollector | None) -> None:
     if getattr(args, "trace", None):
         write_file(args.trace, r.trace_jsonl, args.force)
@@ -392,7 +384,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     coll = None
     report = None
     if r.failed or args.perfetto:
-        _, coll = _with_rows(spec, r, args.run_timeout)
+        _, coll = replay_with_rows(spec, r.decision_list, run_timeout_s=args.run_timeout)
     if r.failed:
         rows = coll.rows if coll else None
         report = failure_report(r, rows=rows, replay_cmd=f"pcptrio replay {token_of(r)}")
@@ -416,11 +408,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.design:
         resolve_design(args.design)  # named by the user: the token may now refer to it
     spec, decisions = spec_from_token(token, allow_import=args.allow_import)
-    coll = RowCollector()
-    r = run_spec(
+    r, coll = replay_with_rows(
         spec,
-        ReplayScheduler(decisions, strict=not args.lenient),
-        observer=coll.attach,
+        decisions,
+        strict=not args.lenient,
         logger=trace_logger() if args.log_level == "debug" else None,
         run_timeout_s=args.run_timeout,
     )

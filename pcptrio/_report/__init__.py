@@ -24,4 +24,5 @@ from ._rows import CpuCell as CpuCell
 from ._rows import RowCollector as RowCollector
 from ._rows import StepRow as StepRow
 from ._rows import collect_rows as collect_rows
+from ._rows import replay_with_rows as replay_with_rows
 from ._tables import render_table as render_table

@@ -8,10 +8,9 @@ is shown is what the token replays), and a ready-to-paste pytest-trio test.
 
 from __future__ import annotations
 
-from .._core import ReplayScheduler
-from .._explore import CampaignResult, run_spec, spec_from_token
+from .._explore import CampaignResult, spec_from_token
 from ._failure import failure_report
-from ._rows import RowCollector
+from ._rows import replay_with_rows
 
 __all__ = ["campaign_report", "pytest_snippet"]
 
@@ -68,8 +67,7 @@ def campaign_report(
         )
     # The report comes from replaying the printed token: what is shown is what it replays.
     spec, decisions = spec_from_token(f.token)
-    coll = RowCollector()
-    r = run_spec(spec, ReplayScheduler(decisions), observer=coll.attach)
+    r, coll = replay_with_rows(spec, decisions)
     spec_c = res.config.spec
     text += [
         "",

@@ -20,14 +20,18 @@ and are attached to the row by the report, from the trace.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from .._core import Decision, ReplayScheduler, RunResult
+from .._explore import RunSpec, run_spec
 
 if TYPE_CHECKING:
     from .._kernel import Machine
 
-__all__ = ["CpuCell", "RowCollector", "StepRow", "collect_rows"]
+__all__ = ["CpuCell", "RowCollector", "StepRow", "collect_rows", "replay_with_rows"]
 
 
 @attrs.frozen
@@ -112,3 +116,24 @@ def collect_rows(m: Machine) -> list[StepRow]:
     c = RowCollector()
     c.attach(m)
     return c.rows
+
+
+def replay_with_rows(
+    spec: RunSpec,
+    decisions: Sequence[Decision],
+    *,
+    strict: bool = True,
+    logger: Any = None,
+    run_timeout_s: float | None = None,
+) -> tuple[RunResult, RowCollector]:
+    """Replay ``decisions`` of ``spec`` with a :class:`RowCollector` attached: the run and
+    its per-step rows, for a report or Perfetto's counters."""
+    coll = RowCollector()
+    r = run_spec(
+        spec,
+        ReplayScheduler(list(decisions), strict=strict),
+        observer=coll.attach,
+        logger=logger,
+        run_timeout_s=run_timeout_s,
+    )
+    return r, coll
