@@ -1,9 +1,10 @@
 """Actors: the simulated threads of control, and the CPUs they run on.
 
-An :class:`Actor` is one trio task registered with the engine under a stable human name
-(``kworker/2:0``, ``drainer#1``, ``ipi:drainer#1->cpu3``, ``cpu1/churn``).  A :class:`CPU`
-runs at most one actor at a time (``curr``); an interrupt pushes ``curr`` onto the CPU's
-interrupt stack and runs on top of it until it returns.
+An :class:`Actor` is one simulated thread (a coroutine the engine drives by hand) registered
+under a stable human name (``kworker/2:0``, ``drainer#1``, ``ipi:drainer#1->cpu3``,
+``cpu1/churn``).  A :class:`CPU` is one trio task that runs at most one actor at a time
+(``curr``); an interrupt pushes ``curr`` onto the CPU's interrupt stack and runs on top of it
+until it returns.
 
 Nothing here decides anything: the engine reads these fields to build the set of actors that
 may take the next step.
@@ -72,10 +73,10 @@ class Actor:
     # Scheduler hooks (workqueue concurrency management: wq_worker_sleeping / waking_up).
     on_sleep: Callable[[Actor], None] | None = None
     on_wake: Callable[[Actor], None] | None = None
-    # trio plumbing
-    task: Task | None = None
-    parked: bool = False
-    baton: bool = False
+    # The pending wake-up of a spend/sleep in the engine's timer heap (0: none).
+    wake_seq: int = 0
+    # The thread's coroutine, driven by hand by the CPU task it runs on (None once done).
+    coro: Any = None
     nursery: Any = None
 
     @property
@@ -106,6 +107,11 @@ class CPU:
     curr: Actor | None = None
     irq_stack: list[Actor] = attrs.field(factory=list)
     pending_irqs: list[Actor] = attrs.field(factory=list)
+    # trio plumbing: the CPU's trio task (``cpu<N>``), parked while another CPU holds the
+    # baton; ``baton`` hands it over before the task has first parked.
+    task: Task | None = None
+    parked: bool = False
+    baton: bool = False
 
     @property
     def open(self) -> bool:

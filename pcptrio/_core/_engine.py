@@ -1,27 +1,38 @@
 """The deterministic engine: simulated threads on trio, run one at a time in an order it picks.
 
-Why a baton
------------
+Each CPU is a trio task; threads are coroutines it drives
+-------------------------------------------------------
 trio decides the order of runnable tasks itself (it reverses each batch with probability
 1/2, from a process-global generator), and tied deadlines or cancellation fan-out are ordered
 by object addresses.  None of that may leak into a run.  So, like loom, Shuttle and Coyote, the
-engine keeps exactly one actor runnable *in trio* at any time: the one holding the baton.
-Every other actor is parked in ``trio.lowlevel.wait_task_rescheduled``.  When the running actor
-reaches a scheduling point, the engine asks its scheduler who goes next and, if that is another
-actor, reschedules that one task and parks the current one.  trio's own ordering never has a
-choice to make.
+engine keeps exactly one task runnable *in trio* at any time: the one holding the baton.
+
+The trio tasks are the CPUs (``cpu0`` … ``cpuN`` under the run's nursery), not the threads.
+A simulated thread (an :class:`Actor`: a workload task, a kworker, the rescuer, an interrupt
+handler) is a coroutine that the CPU task it runs on drives by hand (``coro.send``).  When the
+running thread reaches a scheduling point and the scheduler picks another thread, the thread
+yields a private marker up its await chain to the CPU task, which then either sends into the
+next thread's coroutine itself (same CPU: a context switch, an interrupt, a spawn or an exit is
+one coroutine switch, no trio switch) or reschedules the next thread's CPU task and parks (a
+hand-over between CPUs: one trio park/reschedule).  A thread that migrates is simply driven by
+another CPU task from then on.  Anything else a thread's coroutine yields is a trio primitive
+the engine cannot see: the run ends as an error at once, naming the thread and its line.
 
 ::
 
-    actor A                 engine                          actor B (parked)
-    ───────                 ──────                          ───────────────
-    await point("x") ──▶ record step, candidates = {A, B}
-                         scheduler picks B
-                         reschedule(B.task) ────────────▶ (in trio's run queue)
-    park (wait_task_rescheduled)                          resumes, returns from its point
-                                                           ...
+    cpu0 task                         engine                      cpu1 task (parked)
+    ─────────                         ──────                      ──────────────────
+    send → thread A: await point() ─▶ record step, candidates {A, B, C}
+                                      scheduler picks C (on cpu0)
+    A yields; send → thread C …       scheduler picks B (on cpu1)
+    C yields; reschedule(cpu1) ─────────────────────────────────▶ resumes, send → thread B
+    park                                                          …
 
-A point where the scheduler keeps the same actor costs no trio switch at all.
+A point where the scheduler keeps the same thread costs no switch of any kind.  Determinism
+follows from the baton: trio only ever has one runnable engine task, and which thread runs
+next is the scheduler's decision alone.  A CPU task lets trio's loop run every few thousand
+thread switches (a checkpoint), so an enclosing cancel scope and other trio tasks still get
+their turn in a long run without hand-overs.
 
 CPUs and what may run
 ---------------------
@@ -73,21 +84,23 @@ from __future__ import annotations
 
 import bisect
 import contextvars
+import inspect
 import math
 import os
 import signal
 import sysconfig
 import threading
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+import types
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from types import FrameType
 from typing import Any, Protocol, TypeVar
 
 import attrs
 import trio
-import trio.testing
 from trio.lowlevel import (
     Abort,
+    checkpoint,
     current_task,
     currently_ki_protected,
     disable_ki_protection,
@@ -101,7 +114,7 @@ from ._errors import ForeignBlockError, ModelError, ReplayDrift
 from ._nursery import EngineNursery
 from ._result import RunResult, RunStatistics
 from ._schedulers import RandomScheduler, Scheduler
-from ._time import Timer, TimerHeap
+from ._time import Due, Timer, TimerHeap
 from ._trace import TraceRecord
 from ._values import Outcome, Violation
 from ._waitgraph import build_wait_graph
@@ -122,11 +135,6 @@ MIGRATE_P = 0.2
 
 
 _current: contextvars.ContextVar[Engine] = contextvars.ContextVar("pcptrio_engine")
-
-# An EngineNursery opens and closes a real trio nursery: an interrupt between the two halves
-# of either would leave trio's cancel-scope stack corrupt, so both are protected code.
-enable_ki_protection(EngineNursery.__aenter__)
-enable_ki_protection(EngineNursery.__aexit__)
 
 
 def current_engine() -> Engine:
@@ -164,6 +172,41 @@ async def _call_model(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) 
     await fn(*args)
 
 
+class _Switch:
+    """What a thread's coroutine yields to the CPU task driving it: "the baton moved; look at
+    ``engine._cur``".  Anything else it yields is a trio primitive the engine cannot see."""
+
+    def __repr__(self) -> str:
+        return "<pcptrio switch>"
+
+
+_SWITCH = _Switch()
+
+
+@types.coroutine
+def _suspend() -> Generator[_Switch, None, None]:
+    """Suspend the running thread; its CPU task takes over (the thread resumes when some CPU
+    task sends into its coroutine again)."""
+    yield _SWITCH
+
+
+#: Thread switches a CPU task makes before it lets trio run a loop pass (a checkpoint): so a
+#: long run without hand-overs between CPUs still sees cancellation and other trio tasks.
+_BREATHE_EVERY = 4096
+
+
+def _await_frames(coro: Any) -> list[FrameType]:
+    """The frames of a suspended coroutine, outermost first, down its await chain."""
+    out: list[FrameType] = []
+    obj = coro
+    while obj is not None:
+        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
+        if frame is not None:
+            out.append(frame)
+        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
+    return out
+
+
 def _interrupt_of(exc: BaseException) -> BaseException | None:
     """The KeyboardInterrupt or SystemExit ``exc`` is or carries (in exception groups)."""
     if isinstance(exc, BaseExceptionGroup):
@@ -198,6 +241,8 @@ class Waitable(Protocol):
 
 class _Sleep:
     """What a sleeping actor waits on."""
+
+    __slots__ = ("busy", "until")
 
     def __init__(self, until: int, busy: bool) -> None:
         self.until = until
@@ -326,7 +371,10 @@ class Engine:
         self._root: trio.Nursery | None = None
         self._runner: Any = None
         self._runner_parked = False
-        self._due: list[Timer] = []  # popped timers due now, not fired yet
+        self._host = 0  # the CPU whose task drives the running thread
+        self._beat = 0  # thread switches since the driving CPU task last let trio run
+        self._due: list[tuple[int, Due]] = []  # popped timer entries due now, not fired yet
+        self._due_at = 0  # their deadline
         self._step_hooks: list[Callable[[], None]] = []
         self._time_hooks: list[Callable[[int], None]] = []
         self._finish_hooks: list[Callable[[], None]] = []
@@ -398,7 +446,7 @@ class Engine:
         n = len(cands)
         if n == 1:
             if a.bound is None and not (a.preempt_count or a.irq_disabled):
-                self._maybe_migrate(a)  # alone, but it may still be moved to another CPU
+                await self._maybe_migrate(a)  # alone, but it may still be moved elsewhere
             return
         # _pick(), inlined: this is the hottest path of the emulator.
         try:
@@ -411,7 +459,7 @@ class Engine:
         nxt = cands[i]
         if nxt is a:
             if a.bound is None and not (a.preempt_count or a.irq_disabled):
-                self._maybe_migrate(a)
+                await self._maybe_migrate(a)
             return
         self.preemptions += 1
         self._preempted.append((len(self._decisions) - 1, self.step))
@@ -420,16 +468,9 @@ class Engine:
                 self._occupy(nxt, nxt.bound)
             else:
                 self._switch_in(nxt)
-        # _handoff(), inlined.
         self.switches += 1
         self._cur = nxt
-        if nxt.parked:
-            nxt.parked = False
-            reschedule(nxt.task)  # type: ignore[arg-type]  # parked implies task is set
-        else:
-            nxt.baton = True
-        a.parked = True
-        await wait_task_rescheduled(_abort)
+        await _suspend()  # to the CPU task, which runs nxt (here, or hands over to its CPU)
         if self.finished:
             raise RunOver
 
@@ -562,9 +603,6 @@ class Engine:
             a.on_wake(a)
         return True
 
-    def _wake_quiet(self, a: Actor) -> None:
-        self.wake(a)
-
     # Protected: a coroutine made by a ``**fields`` call and interrupted before its await is
     # never awaited (a RuntimeWarning on stderr).
     @enable_ki_protection
@@ -576,24 +614,26 @@ class Engine:
             if event != "spend":
                 await self.point(event, **fields)
             return
-        w = _Sleep(self.now + ns, True)
         a = self.current
-        t = self.timers.add(w.until, f"busy:{a.name}", lambda: self._wake_quiet(a))
+        until = self.now + ns
+        self.timers.add_wake(until, a)
         try:
-            await self.block(w, event, holds_cpu=True, **fields)
+            await self.block(_Sleep(until, True), event, holds_cpu=True, **fields)
         finally:
-            t.cancel()
+            if a.wake_seq:
+                self.timers.cancel_wake(a)
 
     @enable_ki_protection
     async def sleep(self, ns: int) -> None:
         """Sleep for ``ns`` of virtual time (gives up the CPU)."""
-        w = _Sleep(self.now + max(ns, 0), False)
         a = self.current
-        t = self.timers.add(w.until, f"sleep:{a.name}", lambda: self._wake_quiet(a))
+        until = self.now + max(ns, 0)
+        self.timers.add_wake(until, a)
         try:
-            await self.block(w, "sleep")
+            await self.block(_Sleep(until, False), "sleep")
         finally:
-            t.cancel()
+            if a.wake_seq:
+                self.timers.cancel_wake(a)
 
     def add_timer(
         self, delay_ns: int, name: str, callback: Callable[[], None], *, deferrable: bool = False
@@ -751,6 +791,7 @@ class Engine:
             try:
                 await self._run_root(main, args, cpu)
             finally:
+                self._unwind_all()
                 self.scheduler.end_run(self.step)
         finally:
             unguard()
@@ -767,7 +808,8 @@ class Engine:
             async with trio.open_nursery() as root:
                 self._root = root
                 self._runner = current_task()
-                root.start_soon(self._supervise, name="pcptrio-supervisor")
+                for c in self.cpus:
+                    root.start_soon(self._cpu_task, c, name=f"cpu{c.id}")
                 try:
                     self.spawn(main, *args, name="main", cpu=cpu)
                     try:
@@ -777,7 +819,9 @@ class Engine:
                         self._finish(Outcome.ERROR)
                         nxt = None
                     if nxt is not None:
-                        self._give_baton(nxt)
+                        self.switches += 1
+                        self._cur = nxt
+                        self._pass_baton(self._host_of(nxt, 0))
                     if not self.finished:
                         self._runner_parked = True
                         await wait_task_rescheduled(_abort)
@@ -829,37 +873,11 @@ class Engine:
         self._dirty = True
         if not a.daemon:
             self._live += 1
-        target = self._root
         if nursery is not None:
             a.nursery = nursery
             nursery.children.append(a)
-            target = nursery.trio_nursery
-        target.start_soon(self._trampoline, a, fn, args, name=a.name)
-
-    @enable_ki_protection
-    async def _trampoline(
-        self, a: Actor, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
-    ) -> None:
-        a.task = current_task()
-        try:
-            if a.baton:
-                a.baton = False
-            else:
-                a.parked = True
-                await wait_task_rescheduled(_abort)
-            if self.finished:
-                return
-            await _call_model(fn, args)
-            if not self.finished:
-                self._exit(a)
-        except RunOver:
-            return
-        except trio.Cancelled:
-            if self.finished:
-                return
-            raise
-        except BaseException as exc:  # model code crashed or was interrupted: the run ends
-            self._crashed(a, exc)
+        # Started by the first send of the CPU task it is first picked on.
+        a.coro = _call_model(fn, args)
 
     @enable_ki_protection
     def _crashed(self, a: Actor | None, exc: BaseException) -> None:
@@ -920,7 +938,8 @@ class Engine:
             return
         nxt = self._next_after(a)
         if nxt is not None:
-            self._give_baton(nxt)
+            self.switches += 1
+            self._cur = nxt
 
     def _run_finish_hooks(self) -> None:
         for hook in self._finish_hooks:
@@ -928,39 +947,104 @@ class Engine:
             if self.finished:
                 return
 
-    @enable_ki_protection
-    async def _handoff(self, a: Actor, nxt: Actor) -> None:
-        self.switches += 1
-        self._cur = nxt
-        if nxt.parked:
-            nxt.parked = False
-            reschedule(nxt.task)  # type: ignore[arg-type]  # parked implies task is set
-        else:
-            nxt.baton = True
-        a.parked = True
-        await wait_task_rescheduled(_abort)
-        if self.finished:
-            raise RunOver
+    # ------------------------------------------------------------------ CPU tasks, the baton
+
+    @staticmethod
+    def _host_of(a: Actor, default: int) -> int:
+        """The CPU task that runs ``a``'s next stretch: the CPU it occupies."""
+        c = a.cpu
+        return default if c is None else c
 
     @enable_ki_protection
-    def _give_baton(self, nxt: Actor) -> None:
-        self.switches += 1
-        self._cur = nxt
-        if nxt.parked:
-            nxt.parked = False
-            reschedule(nxt.task)  # type: ignore[arg-type]  # parked implies task is set
+    def _pass_baton(self, cpu: int) -> None:
+        """Make CPU ``cpu``'s task the one trio runs next (the caller then parks or ends)."""
+        c = self.cpus[cpu]
+        if c.parked:
+            c.parked = False
+            reschedule(c.task)  # type: ignore[arg-type]  # parked implies task is set
         else:
-            nxt.baton = True
+            c.baton = True
+
+    async def _to_host(self, a: Actor) -> None:
+        """``a`` goes on running, but on another CPU than the task driving it: hand over."""
+        if a.cpu is not None and a.cpu != self._host:
+            await _suspend()
+            if self.finished:
+                raise RunOver
+
+    @enable_ki_protection
+    async def _cpu_task(self, c: CPU) -> None:
+        """The trio task of one CPU: while it holds the baton it drives the coroutines of the
+        threads that run on this CPU, one after the other as the scheduler picks them, and
+        hands the baton to another CPU's task when the next thread runs there."""
+        c.task = current_task()
+        try:
+            while True:
+                if c.baton:
+                    c.baton = False
+                else:
+                    c.parked = True
+                    await wait_task_rescheduled(_abort)
+                if self.finished:
+                    return
+                host = await self._drive(c.id)
+                if host is None:
+                    return
+                self._pass_baton(host)
+        except trio.Cancelled:
+            if self.finished:
+                return
+            self.finished = True  # cancelled from outside: every thread left unwinds
+            raise
+
+    @enable_ki_protection
+    async def _drive(self, cid: int) -> int | None:
+        """Run threads on CPU ``cid`` until the next one runs elsewhere (its CPU is returned)
+        or the run is over (None)."""
+        while True:
+            a = self._cur
+            if a is None or self.finished:
+                return None
+            host = a.cpu
+            if host is not None and host != cid:
+                return host
+            self._beat += 1
+            if self._beat >= _BREATHE_EVERY:
+                self._beat = 0
+                await checkpoint()
+                continue
+            self._host = cid
+            coro = a.coro
+            try:
+                y = coro.send(None)
+            except StopIteration:
+                a.coro = None
+                if not self.finished:
+                    self._exit(a)
+                continue
+            except RunOver:
+                a.coro = None
+                continue
+            except BaseException as exc:  # model code crashed or was interrupted: run ends
+                a.coro = None
+                self._crashed(a, exc)
+                continue
+            if y is not _SWITCH:
+                self._foreign(a)
 
     @enable_ki_protection
     async def _yield_blocked(self, a: Actor) -> None:
         nxt = self._next_after(a)
         if nxt is None:
             raise RunOver
-        if nxt is a:
-            self._cur = a
+        self._cur = nxt
+        if nxt is not a:
+            self.switches += 1
+        elif a.cpu is None or a.cpu == self._host:
             return
-        await self._handoff(a, nxt)
+        await _suspend()
+        if self.finished:
+            raise RunOver
 
     def _next_after(self, prev: Actor | None) -> Actor | None:
         """The actor to run after ``prev`` stopped (blocked or exited), moving time forward
@@ -984,9 +1068,10 @@ class Engine:
         timers = self.timers
         due = self._due
         if due:
-            due[:] = [t for t in due if t.pending]
+            live = timers.live
+            due[:] = [d for d in due if live(*d)]
         if due:
-            deadline = due[0].deadline
+            deadline = self._due_at
             if timers.next_deadline() == deadline:  # added since, due at the same instant
                 due.extend(timers.pop_due(deadline))
         else:
@@ -1001,18 +1086,22 @@ class Engine:
                 self._finish_budget("time")
                 return
             due.extend(timers.pop_due(deadline))
+            self._due_at = deadline
         # Timers due at the same instant fire one at a time, in an order the scheduler picks;
         # the others wait in ``_due`` (still pending, still counted by the heap).
         k = 0 if len(due) == 1 else self._decide("timer", len(due), None)
-        t = due.pop(k)
+        _, x = due.pop(k)
         if deadline > self.now:
             self.now = deadline
             for hook in self._time_hooks:
                 hook(deadline)
                 if self.finished:
                     return
-        timers.fire(t)
-        t.callback()
+        timers.fire(x)
+        if isinstance(x, Timer):
+            x.callback()
+        else:
+            self.wake(x)
 
     def _pick(self, cands: list[Actor], cur: Actor | None) -> Actor:
         try:
@@ -1067,7 +1156,7 @@ class Engine:
     def _open_cpus(self, exclude: int | None = None) -> list[int]:
         return [c.id for c in self.cpus if c.online and c.open and c.id != exclude]
 
-    def _maybe_migrate(self, a: Actor) -> None:
+    async def _maybe_migrate(self, a: Actor) -> None:
         here = a.cpu
         others = self._open_cpus(exclude=here)
         if not others:
@@ -1080,6 +1169,7 @@ class Engine:
         self._take_off(a)
         self._occupy(a, others[k - 1])
         self.emit("migrate", src=here, dst=a.cpu)
+        await self._to_host(a)
 
     def _switch_in(self, nxt: Actor) -> None:
         """Put ``nxt`` on a CPU if it is not on one already."""
@@ -1242,28 +1332,54 @@ class Engine:
         self._finish(Outcome.DEADLOCK)
 
     @enable_ki_protection
-    async def _supervise(self) -> None:
-        """Catch model code blocking on a trio primitive the engine cannot see."""
-        await trio.testing.wait_all_tasks_blocked()
-        if self.finished:
-            return
-        a = self._cur
-        where = ""
-        if a is not None and a.task is not None:
-            frames = [
-                f"{fr.f_code.co_filename}:{ln} in {fr.f_code.co_name}"
-                for fr, ln in a.task.iter_await_frames()
-                if _TRIO_DIR not in fr.f_code.co_filename
-            ]
-            where = f" (awaiting at {frames[-1]})" if frames else ""
-        name = a.name if a is not None else "?"
+    def _foreign(self, a: Actor) -> None:
+        """``a``'s coroutine yielded something else than the engine's switch: it awaits a trio
+        primitive.  The run ends as an error, and the coroutine unwinds here, in the trio
+        task whose cancel scopes it may have entered."""
+        frames = [
+            f"{fr.f_code.co_filename}:{fr.f_lineno} in {fr.f_code.co_name}"
+            for fr in _await_frames(a.coro)
+            if not fr.f_code.co_filename.startswith(_TRIO_DIR)
+        ]
+        where = f" (awaiting at {frames[-1]})" if frames else ""
         err = ForeignBlockError(
-            f"actor {name} blocked on a trio primitive the engine cannot see{where}; "
+            f"actor {a.name} blocked on a trio primitive the engine cannot see{where}; "
             "model code must wait through the engine (its locks, completions, wait queues, "
             "sleep) so the scheduler stays in control"
         )
-        self.error = str(err)
-        self._finish(Outcome.ERROR)
+        if not self.finished:
+            self.error = str(err)
+            self._finish(Outcome.ERROR)
+        self._unwind(a)
+
+    @enable_ki_protection
+    def _unwind_all(self) -> None:
+        """Unwind every thread left suspended when the run ended (its ``finally`` blocks run;
+        any engine call raises RunOver) and close the ones never started, in spawn order."""
+        for a in self.actors:
+            if a.coro is not None:
+                self._unwind(a)
+
+    @enable_ki_protection
+    def _unwind(self, a: Actor) -> None:
+        coro = a.coro
+        a.coro = None
+        if coro is None:
+            return
+        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+            coro.close()
+            return
+        try:
+            coro.throw(RunOver())
+        except (RunOver, StopIteration):
+            return
+        except BaseException as exc:
+            self._crashed(a, exc)  # once the run is over, only an interrupt is kept
+            return
+        try:  # it awaited again while unwinding (a trio primitive in a finally block)
+            coro.close()
+        except BaseException as exc:
+            self._crashed(a, exc)
 
     # ------------------------------------------------------------------ signals during a run
 

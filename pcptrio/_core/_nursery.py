@@ -1,9 +1,12 @@
-"""A trio nursery opened through the engine.
+"""A nursery of simulated threads, opened through the engine.
 
-``async with engine.open_nursery() as n`` opens a real trio nursery, so children are trio
-tasks in the usual structured-concurrency tree; but the parent's wait at the end of the block
-is an engine wait (the parent blocks on "children of <parent>" and is woken when the last child
-returns), so the scheduler, not trio, decides what runs while the parent waits.
+``async with engine.open_nursery() as n`` has trio's structured-concurrency shape: children
+started with ``n.start_soon`` are threads of the run, and the block does not end before every
+child has returned.  The children are not trio tasks (the CPU tasks drive them, see the
+engine), so the parent's wait at the end of the block is an engine wait: the parent blocks on
+"children of <parent>" and is woken when the last child returns, and the scheduler decides
+what runs meanwhile.  An exception in the block or in a child ends the run as an error (the
+engine unwinds every thread), so unlike trio's nursery this one never cancels children.
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-
-import trio
 
 from ._actor import INHERIT, Actor, ActorState
 
@@ -31,8 +32,6 @@ class EngineNursery:
         self.done = 0
         self.joining = False
         self.parent: Actor | None = None
-        self._cm: Any = None
-        self.trio_nursery: trio.Nursery = None  # type: ignore[assignment]
 
     @property
     def wait_name(self) -> str:
@@ -44,8 +43,6 @@ class EngineNursery:
 
     async def __aenter__(self) -> EngineNursery:
         self.parent = self.engine.current
-        self._cm = trio.open_nursery()
-        self.trio_nursery = await self._cm.__aenter__()
         return self
 
     def start_soon(
@@ -70,10 +67,6 @@ class EngineNursery:
             self.joining = True
             try:
                 await eng.block(self, "nursery_join")
-            except BaseException as new:  # run over / cancelled: trio's nursery still closes
-                if await self._cm.__aexit__(type(new), new, new.__traceback__):
-                    return True
-                raise
             finally:
                 self.joining = False
-        return bool(await self._cm.__aexit__(etype, exc, tb))
+        return False

@@ -4,6 +4,14 @@ Time never comes from the wall clock.  It moves only when no actor can take a st
 engine then jumps to the earliest timer.  Timers due at the same instant are a decision
 (``timer``), so their firing order is explored like any other interleaving.
 
+Two kinds of entries share one heap and one sequence counter (the tie order):
+
+* a :class:`Timer` (``add_timer``: the mayday timer, the watchdogs), a callback run with no
+  actor context;
+* a *wake-up* of an actor at the end of its ``spend``/``sleep``: a plain heap entry
+  ``(deadline, seq, actor)``, no object and no closure per wait.  It is live while the
+  actor's ``wake_seq`` equals the entry's ``seq`` (cancelling it resets ``wake_seq``).
+
 A *deferrable* timer (the kernel's ``TIMER_DEFERRABLE``, used by the workqueue watchdog) fires
 in time order while the machine is otherwise busy, but does not keep an idle machine alive:
 nothing runnable plus only deferrable timers pending plus someone waiting is a deadlock.
@@ -13,8 +21,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Union
 
 import attrs
+
+if TYPE_CHECKING:
+    from ._actor import Actor
 
 __all__ = ["MSEC", "NSEC", "SEC", "USEC", "Timer", "TimerHeap"]
 
@@ -42,17 +54,21 @@ class Timer:
         if self.pending:
             self.pending = False
             if self._heap is not None:
-                self._heap._gone(self)
+                self._heap._gone(self.deferrable)
 
     def __repr__(self) -> str:
         return f"<Timer {self.name} @{self.deadline}ns>"
 
 
+#: What a heap entry carries: a timer, or the actor a wake-up is for.
+Due = Union[Timer, "Actor"]
+
+
 class TimerHeap:
-    """Timers ordered by ``(deadline, seq)``; cancelled entries are dropped lazily."""
+    """Entries ordered by ``(deadline, seq)``; cancelled ones are dropped lazily."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, Timer]] = []
+        self._heap: list[tuple[int, int, Due]] = []
         self._seq = 0
         self._live = 0
         self._live_hard = 0  # live, non-deferrable
@@ -68,9 +84,24 @@ class TimerHeap:
             self._live_hard += 1
         return t
 
-    def _gone(self, t: Timer) -> None:
+    def add_wake(self, deadline: int, a: Actor) -> None:
+        """Wake ``a`` at ``deadline`` (it has at most one wake-up pending)."""
+        self._seq = seq = self._seq + 1
+        a.wake_seq = seq
+        heapq.heappush(self._heap, (deadline, seq, a))
+        self._live += 1
+        self._live_hard += 1
+
+    def cancel_wake(self, a: Actor) -> None:
+        """Drop ``a``'s pending wake-up, if any."""
+        if a.wake_seq:
+            a.wake_seq = 0
+            self._live -= 1
+            self._live_hard -= 1
+
+    def _gone(self, deferrable: bool) -> None:
         self._live -= 1
-        if not t.deferrable:
+        if not deferrable:
             self._live_hard -= 1
 
     @property
@@ -83,28 +114,33 @@ class TimerHeap:
 
     def next_deadline(self) -> int | None:
         h = self._heap
-        while h and not h[0][2].pending:
+        while h:
+            _, seq, x = h[0]
+            if x.pending if isinstance(x, Timer) else x.wake_seq == seq:
+                return h[0][0]
             heapq.heappop(h)
-        return h[0][0] if h else None
+        return None
 
-    def pop_due(self, deadline: int) -> list[Timer]:
-        """Remove and return every pending timer due at exactly ``deadline``, in seq order.
-
-        The caller fires one of them and returns the others with :meth:`push_back`.
-        """
-        out: list[Timer] = []
+    def pop_due(self, deadline: int) -> list[tuple[int, Due]]:
+        """Remove and return every live entry due at exactly ``deadline`` as ``(seq, what)``,
+        in seq order.  The caller fires them one at a time (:meth:`live`, :meth:`fire`)."""
+        out: list[tuple[int, Due]] = []
         h = self._heap
         while h and h[0][0] == deadline:
-            t = heapq.heappop(h)[2]
-            if t.pending:
-                out.append(t)
+            _, seq, x = heapq.heappop(h)
+            if x.pending if isinstance(x, Timer) else x.wake_seq == seq:
+                out.append((seq, x))
         return out
 
-    def fire(self, t: Timer) -> None:
-        """Mark a popped timer as fired (no longer pending) before running its callback."""
-        t.pending = False
-        self._gone(t)
+    @staticmethod
+    def live(seq: int, x: Due) -> bool:
+        """Whether a popped entry is still due (not cancelled since it was popped)."""
+        return x.pending if isinstance(x, Timer) else x.wake_seq == seq
 
-    def push_back(self, t: Timer) -> None:
-        """Return a popped-but-not-fired timer (a tie that lost the draw) to the heap."""
-        heapq.heappush(self._heap, (t.deadline, t.seq, t))
+    def fire(self, x: Due) -> None:
+        """Mark a popped entry as fired before acting on it."""
+        if isinstance(x, Timer):
+            x.pending = False
+            self._gone(x.deferrable)
+        else:
+            self.cancel_wake(x)
