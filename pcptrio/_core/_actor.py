@@ -73,6 +73,8 @@ class Actor:
     # Scheduler hooks (workqueue concurrency management: wq_worker_sleeping / waking_up).
     on_sleep: Callable[[Actor], None] | None = None
     on_wake: Callable[[Actor], None] | None = None
+    # Whether the actor is in the engine's candidate set (it may take the next step).
+    cand: bool = False
     # The pending wake-up of a spend/sleep in the engine's timer heap (0: none).
     wake_seq: int = 0
     # The thread's coroutine, driven by hand by the CPU task it runs on (None once done).
@@ -107,6 +109,8 @@ class CPU:
     curr: Actor | None = None
     irq_stack: list[Actor] = attrs.field(factory=list)
     pending_irqs: list[Actor] = attrs.field(factory=list)
+    # Runnable actors bound here and waiting for this CPU (off every CPU, not interrupted).
+    waiters: dict[Actor, None] = attrs.field(factory=dict)
     # trio plumbing: the CPU's trio task (``cpu<N>``), parked while another CPU holds the
     # baton; ``baton`` hands it over before the task has first parked.
     task: Task | None = None

@@ -55,6 +55,7 @@ class Timer:
             self.pending = False
             if self._heap is not None:
                 self._heap._gone(self.deferrable)
+                self._heap.cancels += 1
 
     def __repr__(self) -> str:
         return f"<Timer {self.name} @{self.deadline}ns>"
@@ -72,6 +73,8 @@ class TimerHeap:
         self._seq = 0
         self._live = 0
         self._live_hard = 0  # live, non-deferrable
+        #: Cancellations so far: popped-but-unfired entries need a re-check only if it moved.
+        self.cancels = 0
 
     def add(
         self, deadline: int, name: str, callback: Callable[[], None], *, deferrable: bool = False
@@ -98,6 +101,7 @@ class TimerHeap:
             a.wake_seq = 0
             self._live -= 1
             self._live_hard -= 1
+            self.cancels += 1
 
     def _gone(self, deferrable: bool) -> None:
         self._live -= 1
@@ -143,4 +147,6 @@ class TimerHeap:
             x.pending = False
             self._gone(x.deferrable)
         else:
-            self.cancel_wake(x)
+            x.wake_seq = 0
+            self._live -= 1
+            self._live_hard -= 1
