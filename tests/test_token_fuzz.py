@@ -199,7 +199,7 @@ _WRONG = st.sampled_from(
 def _valid_body(body: dict[str, Any]) -> bool:
     """A second, plain statement of what decode_token accepts (given a matching checksum)."""
     dec, spec, fmt = body.get("decisions"), body.get("spec"), body.get("format")
-    if set(body) != {"check", "decisions", "format", "spec"} or type(fmt) is not int or fmt != 1:
+    if set(body) != {"check", "decisions", "format", "spec"} or type(fmt) is not int or fmt != 2:
         return False
     if not isinstance(spec, dict) or not isinstance(spec.get("pcptrio", ""), str):
         return False

@@ -51,6 +51,37 @@ earliest timer (ties are a ``timer`` decision).  With nothing runnable, no non-d
 pending and a non-daemon actor waiting, the run ends as a deadlock with the wait-for graph.
 Budgets (steps, virtual time) end a run as ``budget-exhausted``.
 
+Local clocks
+------------
+Most steps of a busy machine touch only the running CPU's own state: a PCP fast-path operation
+on its own list, a workload's think time.  Offering a switch between two such steps of
+different CPUs explores nothing (they commute) and costs a decision and a hand-over each.  So
+a step may be declared CPU-local (``spend(ns, local=True)``) and then *runs ahead*: the
+running thread's clock (``now``) moves past the machine's time (``_front``, where the timers
+are) with no decision and no switch, as long as nothing else could happen earlier —
+conservative lookahead, as in parallel discrete-event simulation:
+
+- nothing else is runnable and nobody waits for a CPU (an interrupt included): otherwise the
+  local step is an ordinary timed wait, and the other thread gets its turn at the same time;
+- not past the earliest non-local timer (a sleep, a mayday timer, a watchdog, another
+  thread's ordinary spend): what it wakes runs at its time, before the local steps after it;
+- at most ``lookahead_ns`` (20 µs) past the earliest *local* wake-up of another thread (a
+  thread that waits at the end of a local step it could not run ahead with): when that thread
+  wakes, its next step may be non-local (an allocation that drains), and its effect on this
+  CPU is then at most ``lookahead_ns`` late.  This bound is the one inexactness of the scheme,
+  the temporal decoupling of loosely-timed simulators (SystemC TLM-2.0's global quantum).
+
+Before any non-local step (a scheduling point, a block, an ordinary spend, a lock release, the
+thread's exit) a thread that ran ahead waits, keeping its CPU, until the machine's time reaches
+its clock (``_catch_up``, no step): non-local steps happen in time order, and a lock held
+through local steps is released at its holder's clock.  Virtual time stays parallel: two CPUs
+busy for 1 ms each end at 1 ms, not 2.  Run-ahead depends only on the run's state, so it is
+as deterministic as the rest.
+
+A wrong declaration must not silently drop interleavings: while a thread runs ahead, waking
+another thread, spawning, raising an interrupt, hotplugging a CPU, or touching another CPU's
+PCP (checked by the PCP) is a ``ModelError`` that names the step (``check_local``).
+
 Ctrl-C and the run guard
 ------------------------
 An exception from model code ends the run as ``error``, except an *interrupt*
@@ -82,40 +113,30 @@ if none comes, by the next tick raising wherever it lands outside trio.
 
 from __future__ import annotations
 
-import bisect
 import contextvars
-import inspect
-import math
 import os
-import signal
 import sysconfig
-import threading
 import traceback
-import types
-from collections.abc import Awaitable, Callable, Generator, Sequence
-from types import FrameType
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import attrs
 import trio
 from trio.lowlevel import (
-    Abort,
-    checkpoint,
     current_task,
-    currently_ki_protected,
-    disable_ki_protection,
     enable_ki_protection,
     reschedule,
     wait_task_rescheduled,
 )
 
-from ._actor import CPU, INHERIT, Actor, ActorState
-from ._errors import ForeignBlockError, ModelError, ReplayDrift
+from ._actor import INHERIT, Actor, ActorState
+from ._baton import BatonMixin, RunOver, _abort, _call_model, _suspend
+from ._clock import ClockMixin, _Sleep
+from ._errors import ModelError, ReplayDrift
+from ._guard import _INTERRUPTS, GuardMixin, RunTimeout, _interrupt_of
 from ._nursery import EngineNursery
 from ._result import RunResult, RunStatistics
-from ._schedulers import RandomScheduler, Scheduler
-from ._time import Due, Timer, TimerHeap
-from ._trace import TraceRecord
+from ._runqueue import RunQueueMixin
 from ._values import Outcome, Violation
 from ._waitgraph import build_wait_graph
 
@@ -130,10 +151,6 @@ DONE = ActorState.DONE
 
 _TRIO_DIR = os.path.dirname(trio.__file__)
 
-#: Probability that an unbound actor continuing at a preemptible point migrates.
-MIGRATE_P = 0.2
-
-
 _current: contextvars.ContextVar[Engine] = contextvars.ContextVar("pcptrio_engine")
 
 
@@ -145,89 +162,8 @@ def current_engine() -> Engine:
         raise RuntimeError("not inside a pcptrio run") from None
 
 
-class RunOver(BaseException):
-    """Unwinds an actor once its run has ended.  Never escapes the engine."""
-
-
-class RunTimeout(BaseException):
-    """Raised by the run guard into model code that took no scheduling point for the run's
-    ``run_timeout_s`` (module docstring).  A BaseException, so a design's ``except Exception``
-    cannot swallow it; it never escapes the engine: the run ends as ``error``."""
-
-
-#: Ticks of the run guard per timeout: a hang is caught between 1 and 1.25 timeouts after
-#: the last step.
-_GUARD_TICKS = 4
-
 #: Most actors (threads, interrupts) one run may create: a budget like steps and time.
 MAX_ACTORS = 100_000
-
-#: Exceptions that end a run without being a model error; :meth:`Engine.run` re-raises them.
-_INTERRUPTS = (KeyboardInterrupt, SystemExit)
-
-
-@disable_ki_protection
-async def _call_model(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
-    """Run an actor's function unprotected: Ctrl-C and the run guard land in model code."""
-    await fn(*args)
-
-
-class _Switch:
-    """What a thread's coroutine yields to the CPU task driving it: "the baton moved; look at
-    ``engine._cur``".  Anything else it yields is a trio primitive the engine cannot see."""
-
-    def __repr__(self) -> str:
-        return "<pcptrio switch>"
-
-
-_SWITCH = _Switch()
-
-
-@types.coroutine
-def _suspend() -> Generator[_Switch, None, None]:
-    """Suspend the running thread; its CPU task takes over (the thread resumes when some CPU
-    task sends into its coroutine again)."""
-    yield _SWITCH
-
-
-#: Thread switches a CPU task makes before it lets trio run a loop pass (a checkpoint): so a
-#: long run without hand-overs between CPUs still sees cancellation and other trio tasks.
-_BREATHE_EVERY = 4096
-
-
-def _await_frames(coro: Any) -> list[FrameType]:
-    """The frames of a suspended coroutine, outermost first, down its await chain."""
-    out: list[FrameType] = []
-    obj = coro
-    while obj is not None:
-        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
-        if frame is not None:
-            out.append(frame)
-        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
-    return out
-
-
-def _interrupt_of(exc: BaseException) -> BaseException | None:
-    """The KeyboardInterrupt or SystemExit ``exc`` is or carries (in exception groups)."""
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _interrupt_of(inner)
-            if found is not None:
-                return found
-        return None
-    return exc if isinstance(exc, _INTERRUPTS) else None
-
-
-def _is_trio_sigint_handler(handler: Any) -> bool:
-    return getattr(handler, "__module__", None) == "trio._core._ki"
-
-
-def _in_trio(frame: FrameType | None) -> bool:
-    return frame is not None and frame.f_code.co_filename.startswith(_TRIO_DIR)
-
-
-def _nothing() -> None:
-    return None
 
 
 class Waitable(Protocol):
@@ -237,27 +173,6 @@ class Waitable(Protocol):
     def wait_name(self) -> str: ...
 
     def wait_holders(self) -> Sequence[Actor | Waitable]: ...
-
-
-class _Sleep:
-    """What a sleeping actor waits on."""
-
-    __slots__ = ("busy", "until")
-
-    def __init__(self, until: int, busy: bool) -> None:
-        self.until = until
-        self.busy = busy
-
-    @property
-    def wait_name(self) -> str:
-        return f"{'busy' if self.busy else 'sleep'} until {self.until}ns"
-
-    def wait_holders(self) -> Sequence[Actor | Waitable]:
-        return ()
-
-
-def _abort(_: Any) -> Abort:
-    return Abort.SUCCEEDED
 
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -297,7 +212,7 @@ def _first_leaf(exc: BaseException, kind: type[E]) -> E | None:
     return exc if isinstance(exc, kind) else None
 
 
-class Engine:
+class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
     """One deterministic run of simulated actors on ``cpus`` CPUs.
 
     Example::
@@ -312,73 +227,6 @@ class Engine:
         result = trio.run(engine.run, main)
         print(result.outcome, result.trace_sha256)
     """
-
-    def __init__(
-        self,
-        *,
-        cpus: int = 1,
-        scheduler: Scheduler | None = None,
-        max_steps: int = 1_000_000,
-        max_time_ns: int | None = None,
-        logger: Any = None,
-        record_trace: bool = True,
-        run_timeout_s: float | None = None,
-    ) -> None:
-        if cpus < 1:
-            raise ValueError(f"a machine needs at least one CPU, got {cpus}")
-        self.cpus: list[CPU] = [CPU(i) for i in range(cpus)]
-        self.scheduler: Scheduler = scheduler if scheduler is not None else RandomScheduler(0)
-        #: What ends the run at its next step instead of its budget: an interrupt or a
-        #: RunTimeout that landed in protected code (module docstring).
-        self._stop: BaseException | None = None
-        # Invariant: _limit is max_steps, or 0 once _stop is set (the hot path tests one int).
-        self._limit = max_steps
-        self.max_steps = max_steps
-        #: The run guard (module docstring): seconds without a step before the run ends as
-        #: error; None or 0 for no guard.  Set it before :meth:`run`.
-        self.run_timeout_s = run_timeout_s
-        self._guard_on = False
-        self._guard_mark: tuple[int, int] | None = None
-        self._guard_still = 0
-        self.max_time_ns = max_time_ns
-        self.now = 0
-        self.step = 0
-        self.actors: list[Actor] = []
-        self.trace: list[TraceRecord] = []
-        self.timers = TimerHeap()
-        self.finished = False
-        self.outcome: Outcome | None = None
-        self.violation: Violation | None = None
-        self.error: str | None = None
-        self.budget: str | None = None
-        self.switches = 0
-        self.preemptions = 0
-        self.counters: dict[str, int] = {}
-        self._decisions: list[tuple[str, int, int]] = []
-        #: (decision index, step) of every preemption: the sched decisions that switched
-        #: away from an actor that could have gone on.
-        self._preempted: list[tuple[int, int]] = []
-        self._record = record_trace
-        self._log = logger
-        self._names: dict[str, int] = {}
-        # The candidate set, maintained incrementally (see "The candidate set" below).
-        self._cands: list[Actor] = []  # sorted by seq
-        self._cand_keys: list[int] = []
-        self._unbound: dict[Actor, None] = {}  # runnable unbound actors waiting for a CPU
-        self._waiting = 0  # runnable actors that are off-CPU (and not interrupted)
-        self._cur: Actor | None = None
-        self._live = 0  # non-daemon actors not DONE
-        self._root: trio.Nursery | None = None
-        self._runner: Any = None
-        self._runner_parked = False
-        self._host = 0  # the CPU whose task drives the running thread
-        self._beat = 0  # thread switches since the driving CPU task last let trio run
-        self._due: list[tuple[int, Due]] = []  # popped timer entries due now, not fired yet
-        self._due_at = 0  # their deadline
-        self._due_cancels = 0  # timers.cancels when _due was last checked
-        self._step_hooks: list[Callable[[], None]] = []
-        self._time_hooks: list[Callable[[int], None]] = []
-        self._finish_hooks: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ model-facing API
 
@@ -398,17 +246,6 @@ class Engine:
     def nr_cpus(self) -> int:
         return len(self.cpus)
 
-    @property
-    def max_steps(self) -> int:
-        """The step budget: a run reaching it ends as ``budget-exhausted``."""
-        return self._max_steps
-
-    @max_steps.setter
-    def max_steps(self, n: int) -> None:
-        self._max_steps = n
-        if self._stop is None:
-            self._limit = n
-
     def smp_processor_id(self) -> int:
         """The CPU the current actor runs on (``smp_processor_id()``)."""
         c = self.current.cpu
@@ -422,20 +259,10 @@ class Engine:
         a = self._cur
         if self.finished or a is None:
             raise RunOver
-        self.step += 1
-        a.steps += 1
-        if self._record:
-            self.trace.append((self.step, self.now, a.name, a.cpu, event, fields))
-        if self._log is not None:
-            self._log.debug(event, step=self.step, t_ns=self.now, actor=a.name, cpu=a.cpu, **fields)
-        if self._step_hooks:
-            for hook in self._step_hooks:
-                hook()
-            if self.finished:
-                raise RunOver
-        if self.step >= self._limit:
-            self._at_limit()
-            raise RunOver
+        if self.now != self._front:
+            await self._catch_up(a)  # ran ahead: a non-local step waits for the machine's time
+        self._trace_step(a, event, fields)
+        self._after_step()
         if a.bound is not None and a.cpu != a.bound and not (a.preempt_count or a.irq_disabled):
             self._take_off(a)  # rebound elsewhere while running: moves at a preemptible point
         cands = self._cands
@@ -473,6 +300,27 @@ class Engine:
         if self.finished:
             raise RunOver
 
+    # The one step path of point, block and spend: a step is traced, then (once the step's
+    # effect on the actor's state is made) the oracles' step hooks and the budget run.
+
+    def _trace_step(self, a: Actor, event: str, fields: dict[str, Any]) -> None:
+        self.step += 1
+        a.steps += 1
+        if self._record:
+            self.trace.append((self.step, self.now, a.name, a.cpu, event, fields))
+        if self._log is not None:
+            self._log.debug(event, step=self.step, t_ns=self.now, actor=a.name, cpu=a.cpu, **fields)
+
+    def _after_step(self) -> None:
+        if self._step_hooks:
+            for hook in self._step_hooks:
+                hook()
+            if self.finished:
+                raise RunOver
+        if self.step >= self._limit:
+            self._at_limit()
+            raise RunOver
+
     def emit(self, event: str, **fields: Any) -> None:
         """Record a trace event that is not a scheduling point (same step as the last one)."""
         if self.finished:
@@ -505,6 +353,7 @@ class Engine:
         """
         if self.finished:
             raise RunOver
+        self.check_local("spawn")
         if cpu is INHERIT:
             cpu = self._cur.bound if self._cur is not None else 0
         self._check_cpu(cpu)
@@ -521,6 +370,7 @@ class Engine:
         to completion on top of whatever ran there."""
         if self.finished:
             raise RunOver
+        self.check_local("raise_irq")
         self._check_cpu(cpu)
         self._count_spawn()
         a = Actor(self._unique(name), len(self.actors), cpu, daemon=False, interrupt=True)
@@ -556,13 +406,17 @@ class Engine:
                 f"preempt_count={a.preempt_count} irqs_disabled={a.irq_disabled}"
                 + (" in interrupt context" if a.interrupt else "")
             )
-        self.step += 1
-        a.steps += 1
+        if self.now != self._front:
+            await self._catch_up(a)
         fields["on"] = on.wait_name
-        if self._record:
-            self.trace.append((self.step, self.now, a.name, a.cpu, event, fields))
-        if self._log is not None:
-            self._log.debug(event, step=self.step, t_ns=self.now, actor=a.name, cpu=a.cpu, **fields)
+        return await self._wait(a, on, event, holds_cpu, fields)
+
+    @enable_ki_protection
+    async def _wait(
+        self, a: Actor, on: Waitable, event: str, holds_cpu: bool, fields: dict[str, Any]
+    ) -> Any:
+        """The step that blocks ``a`` (recorded at its clock) and the wait itself."""
+        self._trace_step(a, event, fields)
         a.wake_value = None
         a.waiting_on = on
         self._set_blocked(a, holds_cpu)
@@ -571,14 +425,8 @@ class Engine:
         a.slept = not holds_cpu
         if a.slept and a.on_sleep is not None:
             a.on_sleep(a)
-        if self._step_hooks:
-            for hook in self._step_hooks:
-                hook()
-            if self.finished:
-                raise RunOver
-        if self.step >= self._limit:
-            self._at_limit()
-            raise RunOver
+        self._after_step()
+        self.now = self._front
         await self._yield_blocked(a)
         return a.wake_value
 
@@ -586,6 +434,7 @@ class Engine:
         """Make a blocked actor runnable again; returns False if it was not blocked."""
         if a.state is not BLOCKED or self.finished:
             return False
+        self.check_local(f"waking {a.name}")
         a.waiting_on = None
         a.wake_value = value
         a.state = RUNNABLE
@@ -601,20 +450,41 @@ class Engine:
 
     # Protected: a coroutine made by a ``**fields`` call and interrupted before its await is
     # never awaited (a RuntimeWarning on stderr).
+
     @enable_ki_protection
-    async def spend(self, ns: int, event: str = "spend", **fields: Any) -> None:
+    async def spend(
+        self, ns: int, event: str = "spend", *, local: bool = False, **fields: Any
+    ) -> None:
         """Be busy for ``ns`` of virtual time, keeping the CPU (not a sleep: workqueue
         concurrency management still counts the actor as running).  The step is recorded as
-        ``event`` with ``fields``; with ``ns <= 0`` a named event is a plain scheduling point."""
+        ``event`` with ``fields``; with ``ns <= 0`` a named event is a plain scheduling point.
+
+        ``local``: the step touches only the running CPU's own state (a PCP fast-path
+        operation on its own list, a workload's think time), so it may run ahead of the
+        machine's time without a decision (module docstring, "Local clocks")."""
         if ns <= 0:
             if event != "spend":
                 await self.point(event, **fields)
             return
-        a = self.current
-        until = self.now + ns
-        self.timers.add_wake(until, a)
+        a = self._cur
+        if self.finished or a is None:
+            raise RunOver
+        if local:
+            until = self.now + ns
+            if until <= self._horizon():
+                # Runs ahead on its own clock: a step, but no decision and no switch.
+                self._trace_step(a, event, fields)
+                self.now = until
+                self._after_step()
+                return
+            self.timers.add_wake(until, a, True)
+        else:
+            if self.now != self._front:
+                await self._catch_up(a)
+            until = self.now + ns
+            self.timers.add_wake(until, a)
         try:
-            await self.block(_Sleep(until, True), event, holds_cpu=True, **fields)
+            await self._wait(a, _Sleep(until, True), event, True, fields)
         finally:
             if a.wake_seq:
                 self.timers.cancel_wake(a)
@@ -630,12 +500,6 @@ class Engine:
         finally:
             if a.wake_seq:
                 self.timers.cancel_wake(a)
-
-    def add_timer(
-        self, delay_ns: int, name: str, callback: Callable[[], None], *, deferrable: bool = False
-    ) -> Timer:
-        """Call ``callback()`` (no actor context) ``delay_ns`` from now."""
-        return self.timers.add(self.now + max(delay_ns, 0), name, callback, deferrable=deferrable)
 
     def chance(self, label: str, p: float) -> bool:
         """A yes/no decision that is yes with probability ``p`` under random schedulers."""
@@ -720,6 +584,7 @@ class Engine:
         c = self.cpus[cpu]
         if c.online == online:
             return
+        self.check_local("CPU hotplug")
         if not online:
             if c.irq_stack or (c.curr is not None and c.curr.interrupt):
                 raise ModelError(f"CPU{cpu} goes offline inside an interrupt")
@@ -753,10 +618,6 @@ class Engine:
     def add_step_hook(self, hook: Callable[[], None]) -> None:
         """Call ``hook()`` after every step (scheduling point or block; keep it O(1))."""
         self._step_hooks.append(hook)
-
-    def add_time_hook(self, hook: Callable[[int], None]) -> None:
-        """Call ``hook(now)`` whenever virtual time moves forward."""
-        self._time_hooks.append(hook)
 
     def add_finish_hook(self, hook: Callable[[], None]) -> None:
         """Call ``hook()`` once when a run ends normally (``ok``), before the result is made;
@@ -874,7 +735,7 @@ class Engine:
             a.nursery = nursery
             nursery.children.append(a)
         # Started by the first send of the CPU task it is first picked on.
-        a.coro = _call_model(fn, args)
+        a.coro = _call_model(self, fn, args)
 
     @enable_ki_protection
     def _crashed(self, a: Actor | None, exc: BaseException) -> None:
@@ -947,107 +808,13 @@ class Engine:
 
     # ------------------------------------------------------------------ CPU tasks, the baton
 
-    @staticmethod
-    def _host_of(a: Actor, default: int) -> int:
-        """The CPU task that runs ``a``'s next stretch: the CPU it occupies."""
-        c = a.cpu
-        return default if c is None else c
-
-    @enable_ki_protection
-    def _pass_baton(self, cpu: int) -> None:
-        """Make CPU ``cpu``'s task the one trio runs next (the caller then parks or ends)."""
-        c = self.cpus[cpu]
-        if c.parked:
-            c.parked = False
-            reschedule(c.task)  # type: ignore[arg-type]  # parked implies task is set
-        else:
-            c.baton = True
-
-    async def _to_host(self, a: Actor) -> None:
-        """``a`` goes on running, but on another CPU than the task driving it: hand over."""
-        if a.cpu is not None and a.cpu != self._host:
-            await _suspend()
-            if self.finished:
-                raise RunOver
-
-    @enable_ki_protection
-    async def _cpu_task(self, c: CPU) -> None:
-        """The trio task of one CPU: while it holds the baton it drives the coroutines of the
-        threads that run on this CPU, one after the other as the scheduler picks them, and
-        hands the baton to another CPU's task when the next thread runs there."""
-        c.task = current_task()
-        try:
-            while True:
-                if c.baton:
-                    c.baton = False
-                else:
-                    c.parked = True
-                    await wait_task_rescheduled(_abort)
-                if self.finished:
-                    return
-                host = await self._drive(c.id)
-                if host is None:
-                    return
-                self._pass_baton(host)
-        except trio.Cancelled:
-            if self.finished:
-                return
-            self.finished = True  # cancelled from outside: every thread left unwinds
-            raise
-
-    @enable_ki_protection
-    async def _drive(self, cid: int) -> int | None:
-        """Run threads on CPU ``cid`` until the next one runs elsewhere (its CPU is returned)
-        or the run is over (None)."""
-        while True:
-            a = self._cur
-            if a is None or self.finished:
-                return None
-            host = a.cpu
-            if host is not None and host != cid:
-                return host
-            self._beat += 1
-            if self._beat >= _BREATHE_EVERY:
-                self._beat = 0
-                await checkpoint()
-                continue
-            self._host = cid
-            coro = a.coro
-            try:
-                y = coro.send(None)
-            except StopIteration:
-                a.coro = None
-                if not self.finished:
-                    self._exit(a)
-                continue
-            except RunOver:
-                a.coro = None
-                continue
-            except BaseException as exc:  # model code crashed or was interrupted: run ends
-                a.coro = None
-                self._crashed(a, exc)
-                continue
-            if y is not _SWITCH:
-                self._foreign(a)
-
-    @enable_ki_protection
-    async def _yield_blocked(self, a: Actor) -> None:
-        nxt = self._next_after(a)
-        if nxt is None:
-            raise RunOver
-        self._cur = nxt
-        if nxt is not a:
-            self.switches += 1
-        elif a.cpu is None or a.cpu == self._host:
-            return
-        await _suspend()
-        if self.finished:
-            raise RunOver
-
     def _next_after(self, prev: Actor | None) -> Actor | None:
         """The actor to run after ``prev`` stopped (blocked or exited), moving time forward
         while nobody can run.  ``None`` when the run is over."""
         self._cur = None
+        if self.now != self._front:  # it stopped while ahead (it crashed, or the run ended)
+            self._latest = max(self._latest, self.now)
+            self.now = self._front
         while not self.finished:
             if self._stop is not None:  # a signal asked the run to stop (module docstring)
                 self._at_limit()
@@ -1059,46 +826,6 @@ class Engine:
                 return nxt
             self._advance_time()
         return None
-
-    def _advance_time(self) -> None:
-        timers = self.timers
-        due = self._due
-        if due and timers.cancels != self._due_cancels:  # some may have been cancelled
-            live = timers.live
-            due[:] = [d for d in due if live(*d)]
-        self._due_cancels = timers.cancels
-        if due:
-            deadline = self._due_at
-            if timers.next_deadline() == deadline:  # added since, due at the same instant
-                due.extend(timers.pop_due(deadline))
-        else:
-            if not timers.has_hard:
-                self._finish_deadlock()
-                return
-            nd = timers.next_deadline()
-            assert nd is not None
-            deadline = nd
-            if self.max_time_ns is not None and deadline > self.max_time_ns:
-                self.now = self.max_time_ns
-                self._finish_budget("time")
-                return
-            due.extend(timers.pop_due(deadline))
-            self._due_at = deadline
-        # Timers due at the same instant fire one at a time, in an order the scheduler picks;
-        # the others wait in ``_due`` (still pending, still counted by the heap).
-        k = 0 if len(due) == 1 else self._decide("timer", len(due), None)
-        _, x = due.pop(k)
-        if deadline > self.now:
-            self.now = deadline
-            for hook in self._time_hooks:
-                hook(deadline)
-                if self.finished:
-                    return
-        timers.fire(x)
-        if isinstance(x, Timer):
-            x.callback()
-        else:
-            self.wake(x)
 
     def _pick(self, cands: list[Actor], cur: Actor | None) -> Actor:
         try:
@@ -1134,190 +861,6 @@ class Engine:
     # that can move an actor in or out (:meth:`_refresh` for the actor, :meth:`_cpu_changed`
     # for the actors waiting on a CPU), so a step costs the same on 8 CPUs as on 1024.
 
-    def _eligible(self, a: Actor) -> bool:
-        if a.state is not RUNNABLE or a.interrupted:
-            return False
-        if a.cpu is not None:
-            return True
-        if a.bound is None:
-            return any(c.online and c.open for c in self.cpus)
-        c = self.cpus[a.bound]
-        if not c.online:
-            return False
-        cur = c.curr
-        if cur is None:
-            return True
-        return not cur.irq_disabled if a.interrupt else not (cur.preempt_count or cur.irq_disabled)
-
-    def _refresh(self, a: Actor) -> None:
-        """Put ``a`` in the candidate set or take it out, as its state now says."""
-        e = self._eligible(a)
-        if e is a.cand:
-            return
-        a.cand = e
-        keys = self._cand_keys
-        i = bisect.bisect_left(keys, a.seq)
-        if e:
-            keys.insert(i, a.seq)
-            self._cands.insert(i, a)
-        else:
-            del keys[i]
-            del self._cands[i]
-
-    def _cpu_changed(self, cpu: int | None) -> None:
-        """CPU ``cpu`` may have opened or closed (its ``curr``, that one's preemption or IRQ
-        state, or its online state changed): re-check who waits for it."""
-        if cpu is None:
-            return
-        c = self.cpus[cpu]
-        for w in c.waiters:
-            self._refresh(w)
-        for w in c.pending_irqs:
-            self._refresh(w)
-        if self._unbound:
-            for w in self._unbound:
-                self._refresh(w)
-
-    def _add_waiter(self, a: Actor) -> None:
-        """``a`` is runnable and off every CPU now (the caller refreshes it)."""
-        self._waiting += 1
-        if a.interrupt:
-            return  # it waits in its CPU's pending_irqs
-        if a.bound is None:
-            self._unbound[a] = None
-        else:
-            self.cpus[a.bound].waiters[a] = None
-
-    def _drop_waiter(self, a: Actor) -> bool:
-        """``a`` stops waiting for a CPU (it got one, blocked or ended); whether it waited."""
-        if a.state is not RUNNABLE or a.cpu is not None or a.interrupted:
-            return False
-        self._waiting -= 1
-        if not a.interrupt:
-            if a.bound is None:
-                del self._unbound[a]
-            else:
-                del self.cpus[a.bound].waiters[a]
-        return True
-
-    def _open_cpus(self, exclude: int | None = None) -> list[int]:
-        return [c.id for c in self.cpus if c.online and c.open and c.id != exclude]
-
-    async def _maybe_migrate(self, a: Actor) -> None:
-        here = a.cpu
-        others = self._open_cpus(exclude=here)
-        if not others:
-            return
-        n = len(others) + 1
-        weights = [1.0 - MIGRATE_P] + [MIGRATE_P / len(others)] * len(others)
-        k = self._decide("migrate", n, weights)
-        if k == 0:
-            return
-        self._take_off(a)
-        self._occupy(a, others[k - 1])
-        self.emit("migrate", src=here, dst=a.cpu)
-        await self._to_host(a)
-
-    def _switch_in(self, nxt: Actor) -> None:
-        """Put ``nxt`` on a CPU if it is not on one already."""
-        if nxt.cpu is not None:
-            return
-        if nxt.interrupt:
-            c = self.cpus[nxt.bound]  # type: ignore[index]
-            prev = c.curr
-            if prev is not None:
-                prev.interrupted = True
-                prev.cpu = None
-                c.irq_stack.append(prev)
-                self._refresh(prev)
-            c.pending_irqs.remove(nxt)
-            self._waiting -= 1
-            c.curr = nxt
-            nxt.cpu = c.id
-            nxt.last_cpu = c.id
-            self._refresh(nxt)
-            self._cpu_changed(c.id)  # hardirq context closes the CPU
-            return
-        if nxt.bound is not None:
-            self._occupy(nxt, nxt.bound)
-            return
-        opens = self._open_cpus()
-        last = nxt.last_cpu
-        if len(opens) == 1:
-            target = opens[0]
-        elif last is not None and last in opens:
-            # Back to its last CPU unless the load balancer moves it (a decision, like migrate).
-            others = [c for c in opens if c != last]
-            weights = [1.0 - MIGRATE_P] + [MIGRATE_P / len(others)] * len(others)
-            k = self._decide("place", len(opens), weights)
-            target = last if k == 0 else others[k - 1]
-        else:
-            target = opens[self._decide("place", len(opens), None)]
-        self._occupy(nxt, target)
-
-    def _occupy(self, a: Actor, cpu: int) -> None:
-        c = self.cpus[cpu]
-        prev = c.curr
-        # Swapping preemptible actors on a CPU (or filling an idle one with a preemptible
-        # actor) leaves every CPU exactly as open as before, so the candidate set is unchanged:
-        # an off-CPU actor is always preemptible, having been switched out at a preemptible
-        # point or having slept.  Anything else invalidates the cached candidates.
-        same = not (a.preempt_count or a.irq_disabled) and (
-            prev is None or prev is a or not (prev.preempt_count or prev.irq_disabled)
-        )
-        if prev is not None and prev is not a:
-            self._take_off(prev)
-        self._drop_waiter(a)
-        c.curr = a
-        a.cpu = cpu
-        a.last_cpu = cpu
-        self._refresh(a)
-        if not same:
-            self._cpu_changed(cpu)
-
-    def _take_off(self, a: Actor) -> None:
-        """``a`` loses its CPU (preempted, or it blocked, or its CPU went offline)."""
-        cpu = a.cpu
-        if cpu is None:
-            return
-        c = self.cpus[cpu]
-        if c.curr is a:
-            c.curr = None
-        a.cpu = None
-        if a.state is RUNNABLE:
-            self._add_waiter(a)
-        elif a.holds_cpu:
-            # A busy or spinning actor preempted off its CPU waits without holding it.
-            a.holds_cpu = False
-        self._refresh(a)
-        if a.preempt_count or a.irq_disabled:
-            self._cpu_changed(cpu)
-
-    def _release_cpu(self, a: Actor) -> None:
-        cpu = a.cpu
-        if cpu is None:
-            return
-        c = self.cpus[cpu]
-        a.cpu = None
-        if a.interrupt:
-            back = c.curr = c.irq_stack.pop() if c.irq_stack else None
-            if back is not None:
-                back.interrupted = False
-                back.cpu = cpu
-                self._refresh(back)
-        elif c.curr is a:
-            c.curr = None
-        self._refresh(a)
-        self._cpu_changed(cpu)
-
-    def _set_blocked(self, a: Actor, holds_cpu: bool) -> None:
-        self._drop_waiter(a)
-        a.state = BLOCKED
-        a.holds_cpu = holds_cpu
-        self._refresh(a)
-        if not holds_cpu:
-            self._release_cpu(a)
-
     # ------------------------------------------------------------------ ending a run
 
     @enable_ki_protection
@@ -1326,6 +869,7 @@ class Engine:
             return
         self.finished = True
         self.outcome = outcome
+        self.now = max(self.now, self._latest)
         if self._runner_parked:
             self._runner_parked = False
             reschedule(self._runner)
@@ -1374,133 +918,7 @@ class Engine:
         )
         self._finish(Outcome.DEADLOCK)
 
-    @enable_ki_protection
-    def _foreign(self, a: Actor) -> None:
-        """``a``'s coroutine yielded something else than the engine's switch: it awaits a trio
-        primitive.  The run ends as an error, and the coroutine unwinds here, in the trio
-        task whose cancel scopes it may have entered."""
-        frames = [
-            f"{fr.f_code.co_filename}:{fr.f_lineno} in {fr.f_code.co_name}"
-            for fr in _await_frames(a.coro)
-            if not fr.f_code.co_filename.startswith(_TRIO_DIR)
-        ]
-        where = f" (awaiting at {frames[-1]})" if frames else ""
-        err = ForeignBlockError(
-            f"actor {a.name} blocked on a trio primitive the engine cannot see{where}; "
-            "model code must wait through the engine (its locks, completions, wait queues, "
-            "sleep) so the scheduler stays in control"
-        )
-        if not self.finished:
-            self.error = str(err)
-            self._finish(Outcome.ERROR)
-        self._unwind(a)
-
-    @enable_ki_protection
-    def _unwind_all(self) -> None:
-        """Unwind every thread left suspended when the run ended (its ``finally`` blocks run;
-        any engine call raises RunOver) and close the ones never started, in spawn order."""
-        for a in self.actors:
-            if a.coro is not None:
-                self._unwind(a)
-
-    @enable_ki_protection
-    def _unwind(self, a: Actor) -> None:
-        coro = a.coro
-        a.coro = None
-        if coro is None:
-            return
-        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
-            coro.close()
-            return
-        try:
-            coro.throw(RunOver())
-        except (RunOver, StopIteration):
-            return
-        except BaseException as exc:
-            self._crashed(a, exc)  # once the run is over, only an interrupt is kept
-            return
-        try:  # it awaited again while unwinding (a trio primitive in a finally block)
-            coro.close()
-        except BaseException as exc:
-            self._crashed(a, exc)
-
     # ------------------------------------------------------------------ signals during a run
-
-    def _guard(self) -> Callable[[], None]:
-        """Install the run's SIGINT handler and arm the run guard, in the main thread only
-        and only where nobody else uses them (module docstring); returns what undoes it."""
-        if threading.current_thread() is not threading.main_thread():
-            return _nothing
-        prev_int = signal.getsignal(signal.SIGINT)
-        t = self.run_timeout_s
-        own_int = own_alarm = False
-
-        def undo() -> None:
-            # signal.signal() runs a pending handler first: ours, still in place, which is
-            # inert once _guard_on is off (SIGALRM) or defers (SIGINT, protected here).
-            if own_alarm:
-                self._guard_on = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, signal.SIG_DFL)
-            if own_int:
-                signal.signal(signal.SIGINT, prev_int)
-
-        try:
-            if (
-                t is not None
-                and 0 < t < math.inf
-                and hasattr(signal, "setitimer")
-                and signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
-                and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
-            ):
-                signal.signal(signal.SIGALRM, self._on_alarm)
-                own_alarm = self._guard_on = True
-                signal.setitimer(signal.ITIMER_REAL, t / _GUARD_TICKS, t / _GUARD_TICKS)
-            if prev_int is signal.default_int_handler or _is_trio_sigint_handler(prev_int):
-                signal.signal(signal.SIGINT, self._on_sigint)
-                own_int = True
-        except (ValueError, OSError):  # signals cannot be set here (a subinterpreter): none
-            undo()
-            return _nothing
-        return undo
-
-    def _request_stop(self, stop: BaseException) -> None:
-        """End the run at its next step (or time advance) with ``stop``: what a handler does
-        when the signal lands in protected code."""
-        if not isinstance(self._stop, _INTERRUPTS):
-            self._stop = stop
-            self._limit = 0
-
-    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
-        """Ctrl-C during the run: KeyboardInterrupt in model code; in protected code, a stop
-        at the next step (a second Ctrl-C while that is pending raises, outside trio)."""
-        pending = isinstance(self._stop, _INTERRUPTS)
-        if currently_ki_protected() and (not pending or _in_trio(frame)):
-            self._request_stop(KeyboardInterrupt())
-            return
-        raise KeyboardInterrupt
-
-    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
-        """A tick of the run guard: after a whole timeout without a step or a time advance,
-        RunTimeout in model code; in protected code a stop at the next step first, and at
-        the next tick a RunTimeout wherever it lands outside trio."""
-        if not self._guard_on or self.finished:
-            return
-        mark = (self.step, self.now)
-        if mark != self._guard_mark:
-            self._guard_mark = mark
-            self._guard_still = 0
-            return
-        self._guard_still += 1
-        if self._guard_still < _GUARD_TICKS or _in_trio(frame):
-            return
-        a = self._cur
-        who = a.name if a is not None else "a timer callback"
-        exc = RunTimeout(f"no scheduling point for {self.run_timeout_s:g} s in {who}")
-        if currently_ki_protected() and self._stop is None:
-            self._request_stop(exc)
-            return
-        raise exc
 
     def _result(self) -> RunResult:
         per_actor = {a.name: a.steps for a in self.actors}

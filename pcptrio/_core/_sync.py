@@ -1,7 +1,9 @@
 """Synchronisation primitives with kernel semantics, all visible to the engine.
 
 Every acquire and release is a scheduling point, so contention is explored, and every wait
-records what the actor waits on and who holds it (the wait-for graph).
+records what the actor waits on and who holds it (the wait-for graph).  A release first brings
+a thread that ran CPU-local steps ahead back to the machine's time (``Engine.sync``): a lock
+held through a local run is released at the holder's clock, never earlier.
 
 ===============  ===================================================================
 primitive        kernel behaviour modelled
@@ -116,11 +118,13 @@ class SpinLock:
 
     async def unlock(self) -> None:
         """``spin_unlock``."""
+        await self.engine.sync()
         self._release()
         await self.engine.point("spin_unlock", lock=self.name)
 
     async def unlock_irqrestore(self, flags: int) -> None:
         """``spin_unlock_irqrestore``."""
+        await self.engine.sync()
         self._release()
         self.engine.local_irq_restore(flags)
         await self.engine.point("spin_unlock", lock=self.name)
@@ -173,6 +177,7 @@ class Mutex:
     async def unlock(self) -> None:
         """``mutex_unlock``: hand the mutex to the oldest waiter, if any."""
         e = self.engine
+        await e.sync()
         a = e.current
         if self.owner is not a:
             held = self.owner.name if self.owner is not None else "nobody"
@@ -273,6 +278,7 @@ class RWSemaphore:
 
     async def up_read(self) -> None:
         e = self.engine
+        await e.sync()
         a = e.current
         if a not in self.readers:
             raise ModelError(f"{a.name} up_read on {self.name} without down_read")
@@ -292,6 +298,7 @@ class RWSemaphore:
 
     async def up_write(self) -> None:
         e = self.engine
+        await e.sync()
         a = e.current
         if self.writer is not a:
             raise ModelError(f"{a.name} up_write on {self.name} it does not hold")

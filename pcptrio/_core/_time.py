@@ -12,6 +12,11 @@ Two kinds of entries share one heap and one sequence counter (the tie order):
   ``(deadline, seq, actor)``, no object and no closure per wait.  It is live while the
   actor's ``wake_seq`` equals the entry's ``seq`` (cancelling it resets ``wake_seq``).
 
+Wake-ups of CPU-local waits (a ``spend(..., local=True)`` that could not run ahead, see the
+engine's "Local clocks") live in a heap of their own, so the engine can ask for the earliest
+*non-local* event (:meth:`TimerHeap.next_nonlocal`) and the earliest local one separately;
+both heaps share the sequence counter, and firing merges them in ``(deadline, seq)`` order.
+
 A *deferrable* timer (the kernel's ``TIMER_DEFERRABLE``, used by the workqueue watchdog) fires
 in time order while the machine is otherwise busy, but does not keep an idle machine alive:
 nothing runnable plus only deferrable timers pending plus someone waiting is a deadlock.
@@ -56,6 +61,7 @@ class Timer:
             if self._heap is not None:
                 self._heap._gone(self.deferrable)
                 self._heap.cancels += 1
+                self._heap.changes += 1
 
     def __repr__(self) -> str:
         return f"<Timer {self.name} @{self.deadline}ns>"
@@ -65,16 +71,23 @@ class Timer:
 Due = Union[Timer, "Actor"]
 
 
+def _by_seq(d: tuple[int, Due]) -> int:
+    return d[0]
+
+
 class TimerHeap:
     """Entries ordered by ``(deadline, seq)``; cancelled ones are dropped lazily."""
 
     def __init__(self) -> None:
         self._heap: list[tuple[int, int, Due]] = []
+        self._lheap: list[tuple[int, int, Due]] = []  # wake-ups of CPU-local waits
         self._seq = 0
         self._live = 0
         self._live_hard = 0  # live, non-deferrable
         #: Cancellations so far: popped-but-unfired entries need a re-check only if it moved.
         self.cancels = 0
+        #: Additions and cancellations so far: what the engine's look-ahead limit depends on.
+        self.changes = 0
 
     def add(
         self, deadline: int, name: str, callback: Callable[[], None], *, deferrable: bool = False
@@ -82,16 +95,19 @@ class TimerHeap:
         self._seq += 1
         t = Timer(deadline, self._seq, name, callback, deferrable, True, self)
         heapq.heappush(self._heap, (deadline, self._seq, t))
+        self.changes += 1
         self._live += 1
         if not deferrable:
             self._live_hard += 1
         return t
 
-    def add_wake(self, deadline: int, a: Actor) -> None:
-        """Wake ``a`` at ``deadline`` (it has at most one wake-up pending)."""
+    def add_wake(self, deadline: int, a: Actor, local: bool = False) -> None:
+        """Wake ``a`` at ``deadline`` (it has at most one wake-up pending); ``local``: the end
+        of a CPU-local wait."""
         self._seq = seq = self._seq + 1
         a.wake_seq = seq
-        heapq.heappush(self._heap, (deadline, seq, a))
+        heapq.heappush(self._lheap if local else self._heap, (deadline, seq, a))
+        self.changes += 1
         self._live += 1
         self._live_hard += 1
 
@@ -102,6 +118,7 @@ class TimerHeap:
             self._live -= 1
             self._live_hard -= 1
             self.cancels += 1
+            self.changes += 1
 
     def _gone(self, deferrable: bool) -> None:
         self._live -= 1
@@ -116,8 +133,8 @@ class TimerHeap:
     def __len__(self) -> int:
         return self._live
 
-    def next_deadline(self) -> int | None:
-        h = self._heap
+    @staticmethod
+    def _head(h: list[tuple[int, int, Due]]) -> int | None:
         while h:
             _, seq, x = h[0]
             if x.pending if isinstance(x, Timer) else x.wake_seq == seq:
@@ -125,15 +142,32 @@ class TimerHeap:
             heapq.heappop(h)
         return None
 
+    def next_deadline(self) -> int | None:
+        a = self._head(self._heap)
+        b = self._head(self._lheap)
+        if a is None:
+            return b
+        return a if b is None or a <= b else b
+
+    def next_nonlocal(self) -> int | None:
+        """The earliest deadline of anything but a local wait's wake-up."""
+        return self._head(self._heap)
+
+    def next_local(self) -> int | None:
+        """The earliest wake-up of a local wait."""
+        return self._head(self._lheap)
+
     def pop_due(self, deadline: int) -> list[tuple[int, Due]]:
         """Remove and return every live entry due at exactly ``deadline`` as ``(seq, what)``,
         in seq order.  The caller fires them one at a time (:meth:`live`, :meth:`fire`)."""
         out: list[tuple[int, Due]] = []
-        h = self._heap
-        while h and h[0][0] == deadline:
-            _, seq, x = heapq.heappop(h)
-            if x.pending if isinstance(x, Timer) else x.wake_seq == seq:
-                out.append((seq, x))
+        for h in (self._heap, self._lheap):
+            while h and h[0][0] == deadline:
+                _, seq, x = heapq.heappop(h)
+                if x.pending if isinstance(x, Timer) else x.wake_seq == seq:
+                    out.append((seq, x))
+        if len(out) > 1:
+            out.sort(key=_by_seq)
         return out
 
     @staticmethod
@@ -143,6 +177,7 @@ class TimerHeap:
 
     def fire(self, x: Due) -> None:
         """Mark a popped entry as fired before acting on it."""
+        self.changes += 1
         if isinstance(x, Timer):
             x.pending = False
             self._gone(x.deferrable)

@@ -4,7 +4,7 @@ Format: ``pcptrio1:`` + base64url (no padding) of a zlib-compressed body.  The b
 object with exactly four keys::
 
     {"check": "<16 hex digits>", "decisions": {"d": [...], "labels": [...]},
-     "format": 1, "spec": {...}}
+     "format": 2, "spec": {...}}
 
 ``spec`` is whatever the caller needs to rebuild the run (scenario, design, parameters, and
 under ``"pcptrio"`` the version that made it); the decisions are packed as a label table plus
@@ -77,7 +77,9 @@ __all__ = [
 ]
 
 TOKEN_PREFIX = "pcptrio1:"
-_FORMAT = 1
+#: 2 since engine 2 (local clocks): a run takes fewer decisions, so format-1 decision lists
+#: (pcptrio 0.1) would replay as another run; they are refused with that reason.
+_FORMAT = 2
 _BODY_KEYS = frozenset({"check", "decisions", "format", "spec"})
 _PACKED_KEYS = frozenset({"d", "labels"})
 
@@ -332,6 +334,12 @@ def decode_token(token: str) -> tuple[dict[str, Any], list[Decision]]:
     if not isinstance(body, dict):
         raise _corrupted(f"its body is a JSON {type(body).__name__}, not an object")
     fmt = body.get("format")
+    if _is_int(fmt) and fmt == 1:
+        raise TokenError(
+            "replay token has format 1: it was made by pcptrio 0.1, whose engine took a "
+            "decision at every step; this engine (local clocks) takes fewer, so the token "
+            "cannot replay its run here. Rerun the campaign or the run to get a new token"
+        )
     if not (_is_int(fmt) and fmt == _FORMAT):
         raise TokenError(
             f"replay token has format {_short(fmt)}; this pcptrio reads format {_FORMAT} "

@@ -475,13 +475,13 @@ def _consistent(rec: dict[str, Any]) -> bool:
 
 
 def _calibrate(cfg: CampaignConfig) -> int:
-    """PCT's step estimate: the length of schedule 0 under the random scheduler."""
+    """PCT's ``k``: the scheduling decisions of schedule 0 under the random scheduler."""
     if cfg.scheduler not in ("pct", "portfolio"):
         return 1
     sched = RandomScheduler(schedule_seed(cfg.seed, 0), switch_p=cfg.switch_p)
     with quiet_gc():
         r = _run_one(cfg.spec, sched, run_timeout_here(cfg.run_timeout_s))
-    return max(100, r.stats.steps)
+    return max(10, sum(1 for d in r.decisions if d[0] == "sched"))
 
 
 def _failure_from(rec: dict[str, Any], spec_json: dict[str, Any]) -> Failure:

@@ -103,6 +103,7 @@ class PerCpuPages:
         #: ``pcp->lock`` (used in the spinlock era only).
         self.lock = SpinLock(engine, f"cpu{cpu}.{zone.name}.pcp->lock")
         self._sensors = sensors
+        self._engine = engine
         self._inside: dict[Actor, int] = {}
         self.allocs = self.frees = self.refills = self.spills = self.drained = 0
         self.overlaps = 0
@@ -121,6 +122,10 @@ class PerCpuPages:
 
     def enter(self, a: Actor) -> None:
         """``a`` starts touching this PCP's lists."""
+        if a.cpu != self.cpu and self._engine.ahead:
+            # The local-step validator: a thread running CPU-local steps ahead of the
+            # machine's time touched another CPU's PCP (a wrong local declaration).
+            self._engine.check_local(f"touching cpu{self.cpu}'s {self.zone.name} PCP")
         inside = self._inside
         depth = inside.get(a)
         if depth is not None:
@@ -288,7 +293,11 @@ async def _take(m: Machine, zone: Zone, pcp: PerCpuPages, mt: int, owner: str) -
     pfn = lst[0]
     # The list update takes time (~25 ns): an unprotected interrupt or remote drainer that
     # arrives meanwhile finds it half done.
-    await e.spend(m.costs.pcp_op_ns, "pcp_alloc", target=pcp.cpu, zone=zone.name, pfn=pfn)
+    # CPU-local when the list is this CPU's own (always, on the fast path): the step may run
+    # ahead of the machine's time; anything due that could touch this PCP stops it first.
+    await e.spend(
+        m.costs.pcp_op_ns, "pcp_alloc", local=True, target=pcp.cpu, zone=zone.name, pfn=pfn
+    )
     if lst and lst[0] == pfn:
         lst.popleft()
     elif pfn in lst:
@@ -360,7 +369,9 @@ async def _commit_free(m: Machine, zone: Zone, pcp: PerCpuPages, pfn: int, cold:
         lst.append(pfn)
     else:
         lst.appendleft(pfn)
-    await e.spend(m.costs.pcp_op_ns, "pcp_free", target=pcp.cpu, zone=zone.name, pfn=pfn)
+    await e.spend(
+        m.costs.pcp_op_ns, "pcp_free", local=True, target=pcp.cpu, zone=zone.name, pfn=pfn
+    )
     pcp.count += 1
     pcp.frees += 1
     if pcp.count >= pcp.high:

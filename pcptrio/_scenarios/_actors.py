@@ -137,7 +137,7 @@ async def _churn(m: Machine, a: ActorSpec, where: str) -> None:
                 pfn = await m.alloc_pages(GFP_KERNEL, zone=zone)
                 if pfn is not None:
                     held.append(pfn)
-            await e.spend(think)
+            await e.spend(think, local=True)  # think time: touches nothing shared
         while held:
             await m.free_pages(held.pop())
 

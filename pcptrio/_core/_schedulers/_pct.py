@@ -7,7 +7,9 @@ highest-priority candidate always runs.  ``depth - 1`` change points are drawn u
 ``[1, k]``; at the i-th, the running actor drops to priority ``i`` (below every initial one).
 A bug of depth ``d`` is found with probability at least ``1 / (n * k^(d-1))`` per run.
 
-``k`` is the step count of a run.  It is unknown before the first run, so it starts at
+``k`` is the number of scheduling decisions of a run (the points where another actor could
+run; steps that run CPU-local work ahead offer none, so counting steps would put most change
+points where nothing can change).  It is unknown before the first run, so it starts at
 ``steps_estimate`` and then follows the longest run seen, as Shuttle does.
 
 Choices that are not about which actor runs (timers, migration, model data) are drawn from
@@ -33,7 +35,7 @@ class PCTScheduler(Scheduler):
 
     name = "pct"
 
-    def __init__(self, seed: int = 0, *, depth: int = 3, steps_estimate: int = 1000) -> None:
+    def __init__(self, seed: int = 0, *, depth: int = 3, steps_estimate: int = 100) -> None:
         if depth < 1:
             raise ValueError(f"PCT depth must be at least 1, got {depth}")
         if steps_estimate < 1:
@@ -45,15 +47,17 @@ class PCTScheduler(Scheduler):
         self._prio: dict[int, float] = {}
         self._change_points: list[int] = []
         self._next_cp = 0
+        self._picks = 0
 
     def start_run(self) -> None:
         self._prio = {}
         n_cp = min(self.depth - 1, self.k)
         self._change_points = sorted(self.rng.sample(range(1, self.k + 1), n_cp))
         self._next_cp = 0
+        self._picks = 0
 
     def end_run(self, steps: int) -> None:
-        self.k = max(self.k, steps)
+        self.k = max(self.k, self._picks)
 
     def _priority(self, a: Actor) -> float:
         p = self._prio.get(a.seq)
@@ -63,8 +67,9 @@ class PCTScheduler(Scheduler):
         return p
 
     def pick_actor(self, cands: Sequence[Actor], current: Actor | None, step: int) -> int:
+        self._picks = picks = self._picks + 1
         cps = self._change_points
-        while self._next_cp < len(cps) and step >= cps[self._next_cp]:
+        while self._next_cp < len(cps) and picks >= cps[self._next_cp]:
             self._next_cp += 1
             if current is not None:
                 self._prio[current.seq] = float(self._next_cp)

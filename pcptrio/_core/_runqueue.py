@@ -1,0 +1,216 @@
+"""The candidate set: which threads may take the next step, kept up to date incrementally.
+
+A CPU runs one thread at a time (``CPU.curr``).  The candidates are, in spawn order: every
+runnable thread that is ``curr`` somewhere; waiters bound to an online CPU that is open (its
+``curr`` preemptible or absent); pending interrupts of an online CPU whose ``curr`` has IRQs
+on; unbound waiters while some online CPU is open.  Each change that can move a thread in or
+out re-checks that thread (or the threads waiting on one CPU), so a step costs the same on 8
+CPUs as on 1024.  Putting threads on and off CPUs (context switch, interrupt, migration,
+blocking) lives here too, since it is what changes the set.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import TYPE_CHECKING
+
+from ._actor import Actor, ActorState
+from ._state import EngineState
+
+if TYPE_CHECKING:
+    pass
+
+RUNNABLE = ActorState.RUNNABLE
+BLOCKED = ActorState.BLOCKED
+DONE = ActorState.DONE
+
+#: Probability that an unbound actor continuing at a preemptible point migrates.
+MIGRATE_P = 0.2
+
+
+class RunQueueMixin(EngineState):
+    """The candidate set (part of :class:`~pcptrio._core.Engine`)."""
+
+    def _eligible(self, a: Actor) -> bool:
+        if a.state is not RUNNABLE or a.interrupted:
+            return False
+        if a.cpu is not None:
+            return True
+        if a.bound is None:
+            return any(c.online and c.open for c in self.cpus)
+        c = self.cpus[a.bound]
+        if not c.online:
+            return False
+        cur = c.curr
+        if cur is None:
+            return True
+        return not cur.irq_disabled if a.interrupt else not (cur.preempt_count or cur.irq_disabled)
+
+    def _refresh(self, a: Actor) -> None:
+        """Put ``a`` in the candidate set or take it out, as its state now says."""
+        e = self._eligible(a)
+        if e is a.cand:
+            return
+        a.cand = e
+        keys = self._cand_keys
+        i = bisect.bisect_left(keys, a.seq)
+        if e:
+            keys.insert(i, a.seq)
+            self._cands.insert(i, a)
+        else:
+            del keys[i]
+            del self._cands[i]
+
+    def _cpu_changed(self, cpu: int | None) -> None:
+        """CPU ``cpu`` may have opened or closed (its ``curr``, that one's preemption or IRQ
+        state, or its online state changed): re-check who waits for it."""
+        if cpu is None:
+            return
+        c = self.cpus[cpu]
+        for w in c.waiters:
+            self._refresh(w)
+        for w in c.pending_irqs:
+            self._refresh(w)
+        if self._unbound:
+            for w in self._unbound:
+                self._refresh(w)
+
+    def _add_waiter(self, a: Actor) -> None:
+        """``a`` is runnable and off every CPU now (the caller refreshes it)."""
+        self._waiting += 1
+        if a.interrupt:
+            return  # it waits in its CPU's pending_irqs
+        if a.bound is None:
+            self._unbound[a] = None
+        else:
+            self.cpus[a.bound].waiters[a] = None
+
+    def _drop_waiter(self, a: Actor) -> bool:
+        """``a`` stops waiting for a CPU (it got one, blocked or ended); whether it waited."""
+        if a.state is not RUNNABLE or a.cpu is not None or a.interrupted:
+            return False
+        self._waiting -= 1
+        if not a.interrupt:
+            if a.bound is None:
+                del self._unbound[a]
+            else:
+                del self.cpus[a.bound].waiters[a]
+        return True
+
+    def _open_cpus(self, exclude: int | None = None) -> list[int]:
+        return [c.id for c in self.cpus if c.online and c.open and c.id != exclude]
+
+    async def _maybe_migrate(self, a: Actor) -> None:
+        here = a.cpu
+        others = self._open_cpus(exclude=here)
+        if not others:
+            return
+        n = len(others) + 1
+        weights = [1.0 - MIGRATE_P] + [MIGRATE_P / len(others)] * len(others)
+        k = self._decide("migrate", n, weights)
+        if k == 0:
+            return
+        self._take_off(a)
+        self._occupy(a, others[k - 1])
+        self.emit("migrate", src=here, dst=a.cpu)
+        await self._to_host(a)
+
+    def _switch_in(self, nxt: Actor) -> None:
+        """Put ``nxt`` on a CPU if it is not on one already."""
+        if nxt.cpu is not None:
+            return
+        if nxt.interrupt:
+            c = self.cpus[nxt.bound]  # type: ignore[index]
+            prev = c.curr
+            if prev is not None:
+                prev.interrupted = True
+                prev.cpu = None
+                c.irq_stack.append(prev)
+                self._refresh(prev)
+            c.pending_irqs.remove(nxt)
+            self._waiting -= 1
+            c.curr = nxt
+            nxt.cpu = c.id
+            nxt.last_cpu = c.id
+            self._refresh(nxt)
+            self._cpu_changed(c.id)  # hardirq context closes the CPU
+            return
+        if nxt.bound is not None:
+            self._occupy(nxt, nxt.bound)
+            return
+        opens = self._open_cpus()
+        last = nxt.last_cpu
+        if len(opens) == 1:
+            target = opens[0]
+        elif last is not None and last in opens:
+            # Back to its last CPU unless the load balancer moves it (a decision, like migrate).
+            others = [c for c in opens if c != last]
+            weights = [1.0 - MIGRATE_P] + [MIGRATE_P / len(others)] * len(others)
+            k = self._decide("place", len(opens), weights)
+            target = last if k == 0 else others[k - 1]
+        else:
+            target = opens[self._decide("place", len(opens), None)]
+        self._occupy(nxt, target)
+
+    def _occupy(self, a: Actor, cpu: int) -> None:
+        c = self.cpus[cpu]
+        prev = c.curr
+        # Swapping preemptible actors on a CPU (or filling an idle one with a preemptible
+        # actor) leaves every CPU exactly as open as before, so the candidate set is unchanged:
+        # an off-CPU actor is always preemptible, having been switched out at a preemptible
+        # point or having slept.  Anything else invalidates the cached candidates.
+        same = not (a.preempt_count or a.irq_disabled) and (
+            prev is None or prev is a or not (prev.preempt_count or prev.irq_disabled)
+        )
+        if prev is not None and prev is not a:
+            self._take_off(prev)
+        self._drop_waiter(a)
+        c.curr = a
+        a.cpu = cpu
+        a.last_cpu = cpu
+        self._refresh(a)
+        if not same:
+            self._cpu_changed(cpu)
+
+    def _take_off(self, a: Actor) -> None:
+        """``a`` loses its CPU (preempted, or it blocked, or its CPU went offline)."""
+        cpu = a.cpu
+        if cpu is None:
+            return
+        c = self.cpus[cpu]
+        if c.curr is a:
+            c.curr = None
+        a.cpu = None
+        if a.state is RUNNABLE:
+            self._add_waiter(a)
+        elif a.holds_cpu:
+            # A busy or spinning actor preempted off its CPU waits without holding it.
+            a.holds_cpu = False
+        self._refresh(a)
+        if a.preempt_count or a.irq_disabled:
+            self._cpu_changed(cpu)
+
+    def _release_cpu(self, a: Actor) -> None:
+        cpu = a.cpu
+        if cpu is None:
+            return
+        c = self.cpus[cpu]
+        a.cpu = None
+        if a.interrupt:
+            back = c.curr = c.irq_stack.pop() if c.irq_stack else None
+            if back is not None:
+                back.interrupted = False
+                back.cpu = cpu
+                self._refresh(back)
+        elif c.curr is a:
+            c.curr = None
+        self._refresh(a)
+        self._cpu_changed(cpu)
+
+    def _set_blocked(self, a: Actor, holds_cpu: bool) -> None:
+        self._drop_waiter(a)
+        a.state = BLOCKED
+        a.holds_cpu = holds_cpu
+        self._refresh(a)
+        if not holds_cpu:
+            self._release_cpu(a)
