@@ -435,12 +435,19 @@ def test_duplicate_keys_are_refused() -> None:
     assert "repeats the key 'a'" in _refused(_raw_token(raw))
 
 
-@pytest.mark.parametrize("fmt", [2, 0, "1", 1.0, True, None, [1]])
+@pytest.mark.parametrize("fmt", [3, 0, "2", 2.0, True, None, [2]])
 def test_a_foreign_format_is_refused(fmt: Any) -> None:
-    """The body's format must be the integer 1 (``True`` and ``1.0`` are not)."""
+    """The body's format must be the integer 2 (``True`` and ``2.0`` are not)."""
     assert "format" in _refused(_signed({**_body(REAL), "format": fmt}))
     body = {k: v for k, v in _body(REAL).items() if k != "format"}
     assert "format None" in _refused(_signed(body))
+
+
+def test_a_format_1_token_is_refused_with_the_reason() -> None:
+    """A token of pcptrio 0.1 (format 1) took a decision at every step: it is refused and the
+    message says why (not 'corrupted')."""
+    msg = _refused(_signed({**_body(REAL), "format": 1}))
+    assert "format 1" in msg and "pcptrio 0.1" in msg and "new token" in msg, msg
 
 
 def test_another_pcptrio_version_decodes_and_says_which() -> None:
