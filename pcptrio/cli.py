@@ -54,6 +54,7 @@ from ._explore import (
     spec_from_token,
     token_of,
 )
+from ._kernel import MAX_CPUS
 from ._report import (
     RowCollector,
     campaign_report,
@@ -629,8 +630,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"--cpus-list expects comma-separated integers, got {args.cpus_list!r}"
         ) from None
     for n in cpus:
-        if n < 1 or n > 512:
-            raise BadInput(f"--cpus-list values must be between 1 and 512, got {n}")
+        if n < 1 or n > MAX_CPUS:
+            raise BadInput(f"--cpus-list values must be between 1 and {MAX_CPUS}, got {n}")
     designs = _split(args.designs)
     for d in designs or []:
         resolve_design(d)

@@ -737,7 +737,7 @@ BAD_INPUT = [
     (["run", "count-rac", "--design", "remote-6.11"], ["did you mean 'count-race'"]),
     (["run", "count-race", "--design", "wq-4.1"], ["did you mean 'wq-4.11'"]),
     ([*RUN_CR, "--cpus", "0"], ["--cpus"]),
-    ([*RUN_CR, "--cpus", "9999"], ["512", "9999"]),
+    ([*RUN_CR, "--cpus", "9999"], ["1024", "9999"]),
     (["run", "drain-storm", "--design", "remote-6.11", "--cpus", "2"], ["at least 3 CPUs"]),
     ([*RUN_CR, "--param", "nosuch=1"], ["nosuch", "parameters:"]),
     ([*RUN_CR, "--param", "ops=abc"], ["'ops'", "integer", "'abc'"]),

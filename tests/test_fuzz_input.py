@@ -144,7 +144,7 @@ def test_fuzzed_param_values_are_accepted_or_refused_cleanly(name: str, value: s
         return
     p = spec.params
     assert isinstance(p["ops"], int) and 0 <= p["ops"] <= 10_000_000
-    assert isinstance(p["cpus"], int) and 1 <= p["cpus"] <= 512
+    assert isinstance(p["cpus"], int) and 1 <= p["cpus"] <= 1024
 
 
 # ------------------------------------------------------------------------- forged tokens

@@ -141,7 +141,8 @@ async def test_flows_bind_the_work_and_its_markers() -> None:
         for b in report.flows
         if b.slice is not None
     }
-    assert len(cats) == 4 and len(report.flows) == 78  # 39 arrows, every end bound
+    arrows = sum(1 for ev in events if ev["ph"] == "s")
+    assert arrows > 10 and len(cats) == 4 and len(report.flows) == 2 * arrows  # every end bound
     assert cats == {
         ("s", "queue", "marker"),
         ("f", "queue", "work"),

@@ -194,7 +194,7 @@ def test_unknown_param_suggests() -> None:
         ({"ratio": "half"}, "parameter 'ratio' of 'my-hot-remove' must be a finite number"),
         ({"verbose": "yes"}, "parameter 'verbose' of 'my-hot-remove' must be true or false"),
         ({"cpus": "two"}, "parameter 'cpus' of 'my-hot-remove' must be an integer"),
-        ({"cpus": 0}, "parameter 'cpus' of 'my-hot-remove' must be within [1, 512], got 0"),
+        ({"cpus": 0}, "parameter 'cpus' of 'my-hot-remove' must be within [1, 1024], got 0"),
         ({"protection": "none"}, "protection must be 'default', 'irq', 'preempt' or 'spinlock'"),
     ],
 )
@@ -342,13 +342,13 @@ SCHEMA_ERRORS: list[tuple[str, str, list[str]]] = [
     (
         'name = "x"\nmin_cpus = 0\n' + FILL,
         "min_cpus",
-        ["expected an integer within [1, 512], got 0"],
+        ["expected an integer within [1, 1024], got 0"],
     ),
-    ('name = "x"\nmin_cpus = -3\n' + FILL, "min_cpus", ["expected an integer within [1, 512]"]),
-    ('name = "x"\nmin_cpus = "2"\n' + FILL, "min_cpus", ["expected an integer within [1, 512]"]),
-    ('name = "x"\nmin_cpus = 1.5\n' + FILL, "min_cpus", ["expected an integer within [1, 512]"]),
-    ('name = "x"\nmin_cpus = true\n' + FILL, "min_cpus", ["expected an integer within [1, 512]"]),
-    ('name = "x"\nmin_cpus = 1000\n' + FILL, "min_cpus", ["within [1, 512], got 1000"]),
+    ('name = "x"\nmin_cpus = -3\n' + FILL, "min_cpus", ["expected an integer within [1, 1024]"]),
+    ('name = "x"\nmin_cpus = "2"\n' + FILL, "min_cpus", ["expected an integer within [1, 1024]"]),
+    ('name = "x"\nmin_cpus = 1.5\n' + FILL, "min_cpus", ["expected an integer within [1, 1024]"]),
+    ('name = "x"\nmin_cpus = true\n' + FILL, "min_cpus", ["expected an integer within [1, 1024]"]),
+    ('name = "x"\nmin_cpus = 2000\n' + FILL, "min_cpus", ["within [1, 1024], got 2000"]),
     (FILL, "name", ["expected a non-empty string"]),
     ('name = "  "\n' + FILL, "name", ["expected a non-empty string"]),
     (

@@ -233,11 +233,13 @@ def test_workload_shrinking_keeps_the_same_failure_with_a_smaller_configuration(
 
 def test_required_preemptions_are_exactly_those_the_failure_needs() -> None:
     """Each preemption marked as needed loses the failure when reset alone; the others don't."""
-    spec = make_run_spec("ipi-vs-preempt-pcp", "ipi")
+    # Two drainers' mask writes must interleave: this failure needs preemptions.  (An IPI
+    # landing in a preempt-only PCP update needs none when the timing lines up.)
+    spec = make_run_spec("shared-mask-race", "wq-rfc", {"cpus": 2})
     res = explore(CampaignConfig(spec, jobs=1))
     f = shrink_failure(res, budget=30, workload_budget=0)
     sh = f.shrink
-    assert sh.required_steps, "a preempt-only PCP race needs at least one preemption"
+    assert sh.required_steps, "two drains' mask writes must interleave: some preemption is needed"
     r = replay(f.token)
     steps = dict((step, index) for index, step in r.preempted)
     for step, index in steps.items():

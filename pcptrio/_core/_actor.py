@@ -111,6 +111,9 @@ class CPU:
     pending_irqs: list[Actor] = attrs.field(factory=list)
     # Runnable actors bound here and waiting for this CPU (off every CPU, not interrupted).
     waiters: dict[Actor, None] = attrs.field(factory=dict)
+    # Whether it was online and open when the engine last looked (see _runqueue).
+    was_open: bool = True
+    was_irq_open: bool = True
     # trio plumbing: the CPU's trio task (``cpu<N>``), parked while another CPU holds the
     # baton; ``baton`` hands it over before the task has first parked.
     task: Task | None = None

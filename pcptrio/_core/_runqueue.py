@@ -37,7 +37,7 @@ class RunQueueMixin(EngineState):
         if a.cpu is not None:
             return True
         if a.bound is None:
-            return any(c.online and c.open for c in self.cpus)
+            return self._n_open > 0  # valid: ``a`` waits, so _unbound is not empty
         c = self.cpus[a.bound]
         if not c.online:
             return False
@@ -67,23 +67,47 @@ class RunQueueMixin(EngineState):
         if cpu is None:
             return
         c = self.cpus[cpu]
-        for w in c.waiters:
-            self._refresh(w)
-        for w in c.pending_irqs:
-            self._refresh(w)
-        if self._unbound:
-            for w in self._unbound:
+        # Every waiter of one CPU is eligible exactly when the CPU is open: re-check them
+        # only when that flips (the gates are kept while someone waits; see _add_waiter).
+        now = c.online and c.open
+        if now is not c.was_open:
+            c.was_open = now
+            for w in c.waiters:
                 self._refresh(w)
+            if self._unbound:
+                before = self._n_open > 0
+                self._n_open += 1 if now else -1
+                if (self._n_open > 0) is not before:
+                    for w in self._unbound:
+                        self._refresh(w)
+        if c.pending_irqs:
+            now = c.online and c.irq_open
+            if now is not c.was_irq_open:
+                c.was_irq_open = now
+                for w in c.pending_irqs:
+                    self._refresh(w)
 
     def _add_waiter(self, a: Actor) -> None:
         """``a`` is runnable and off every CPU now (the caller refreshes it)."""
         self._waiting += 1
-        if a.interrupt:
-            return  # it waits in its CPU's pending_irqs
+        if a.interrupt:  # it waits in its CPU's pending_irqs
+            c = self.cpus[a.bound]  # type: ignore[index]
+            if len(c.pending_irqs) == 1:  # the first: the gate may be stale
+                c.was_irq_open = c.online and c.irq_open
+            return
         if a.bound is None:
+            if not self._unbound:  # the open-CPU count is kept only while someone needs it
+                n = 0
+                for c in self.cpus:
+                    c.was_open = o = c.online and c.open
+                    n += o
+                self._n_open = n
             self._unbound[a] = None
         else:
-            self.cpus[a.bound].waiters[a] = None
+            c = self.cpus[a.bound]
+            if not c.waiters:  # the first: the gate may be stale (see _cpu_changed)
+                c.was_open = c.online and c.open
+            c.waiters[a] = None
 
     def _drop_waiter(self, a: Actor) -> bool:
         """``a`` stops waiting for a CPU (it got one, blocked or ended); whether it waited."""
@@ -96,6 +120,10 @@ class RunQueueMixin(EngineState):
             else:
                 del self.cpus[a.bound].waiters[a]
         return True
+
+    # Unbound waiters may run on any open CPU: while there are some (and only then, so the
+    # hot path of a machine without them pays nothing), ``_n_open`` counts the online CPUs
+    # that are open and ``CPU.was_open`` says which; _cpu_changed keeps both up to date.
 
     def _open_cpus(self, exclude: int | None = None) -> list[int]:
         return [c.id for c in self.cpus if c.online and c.open and c.id != exclude]

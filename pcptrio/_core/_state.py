@@ -94,6 +94,7 @@ class EngineState:
         self._cand_keys: list[int] = []
         self._unbound: dict[Actor, None] = {}  # runnable unbound actors waiting for a CPU
         self._waiting = 0  # runnable actors that are off-CPU (and not interrupted)
+        self._n_open = 0  # online open CPUs, while _unbound is not empty (see _runqueue)
         self._cur: Actor | None = None
         self._live = 0  # non-daemon actors not DONE
         self._root: trio.Nursery | None = None

@@ -30,8 +30,8 @@ __all__ = [
 PAGE_SIZE = 4096
 #: Largest buddy order + 1 (orders 0..10, blocks of up to 4 MiB), as on x86.
 MAX_ORDER = 11
-#: The model runs up to this many CPUs (the bench goes to 256).
-MAX_CPUS = 512
+#: The model runs up to this many CPUs (a step costs the same at 1024 as at 64).
+MAX_CPUS = 1024
 #: Pages in all zones together: 4 GiB of 4 KiB pages.  The page map keeps a few bytes per
 #: page, so a run stays well under a GiB of memory; hazards need a few thousand pages.
 MAX_PAGES = 1 << 20

@@ -138,6 +138,9 @@ class WorkStruct:
     drain_call: Any = None
     #: How many times it ran.
     executions: int = 0
+    #: The pools whose busy hash holds it (running there now): what
+    #: ``find_worker_executing_work`` finds, kept here so looking it up costs no scan.
+    busy_in: list[WorkerPool] = attrs.field(factory=list)
     # ---- CONFIG_DEBUG_OBJECTS_WORK --------------------------------------------------------
     # Invariant: initialised iff debug objects track the work (ODEBUG_STATE_INIT, INACTIVE
     # or ACTIVE): set by INIT_WORK (the constructor, init()), cleared by debug_object_free
@@ -235,12 +238,17 @@ class WorkStruct:
 
 
 def running_on(m: Machine, work: WorkStruct) -> Worker | None:
-    """The worker executing ``work`` now (``find_worker_executing_work`` over every pool)."""
-    for pool in m.wq.all_pools():
-        w = pool.busy.get(work)
-        if w is not None:
-            return w
-    return None
+    """The worker executing ``work`` now (``find_worker_executing_work`` over every pool; the
+    lowest pool id first when it runs in several)."""
+    busy = work.busy_in
+    if not busy:
+        return None
+    pool = busy[0] if len(busy) == 1 else min(busy, key=_pool_id)
+    return pool.busy[work]
+
+
+def _pool_id(pool: WorkerPool) -> int:
+    return pool.id
 
 
 def queued_on(work: WorkStruct) -> str | None:

@@ -216,6 +216,7 @@ async def process_one_work(m: Machine, w: Worker, work: WorkStruct) -> None:
     if work.on_stack:
         debug_work_deactivate(m, w, work)  # claim and dequeue
     pool.busy[work] = w
+    work.busy_in.append(pool)
     w.current_work = work
     w.current_pwq = pwq
     assert work.entry is not None
@@ -241,6 +242,7 @@ async def process_one_work(m: Machine, w: Worker, work: WorkStruct) -> None:
     if cpu_intensive:
         pool.clr_flags(w, WORKER_CPU_INTENSIVE)
     del pool.busy[work]
+    work.busy_in.remove(pool)
     w.current_work = None
     w.current_pwq = None
     pool.executed += 1
