@@ -262,7 +262,8 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         if self.now != self._front:
             await self._catch_up(a)  # ran ahead: a non-local step waits for the machine's time
         self._trace_step(a, event, fields)
-        self._after_step()
+        if self._step_hooks or self.step >= self._limit:
+            self._after_step()
         if a.bound is not None and a.cpu != a.bound and not (a.preempt_count or a.irq_disabled):
             self._take_off(a)  # rebound elsewhere while running: moves at a preemptible point
         cands = self._cands
@@ -290,7 +291,19 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         self.preemptions += 1
         self._preempted.append((len(self._decisions) - 1, self.step))
         if nxt.cpu is None:
-            if nxt.bound is not None and not nxt.interrupt:
+            here = a.cpu
+            if nxt.bound == here and a.bound == here and not nxt.interrupt:
+                # A context switch between two threads bound to this CPU: both are
+                # preemptible (nxt waited, so the CPU was open), so every CPU stays as open
+                # as it was and the candidate set is unchanged; only who waits changes.
+                c = self.cpus[here]
+                waiters = c.waiters
+                del waiters[nxt]
+                waiters[a] = None
+                c.curr = nxt
+                a.cpu = None
+                nxt.cpu = nxt.last_cpu = here
+            elif nxt.bound is not None and not nxt.interrupt:
                 self._occupy(nxt, nxt.bound)
             else:
                 self._switch_in(nxt)
@@ -475,7 +488,8 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
                 # Runs ahead on its own clock: a step, but no decision and no switch.
                 self._trace_step(a, event, fields)
                 self.now = until
-                self._after_step()
+                if self._step_hooks or self.step >= self._limit:
+                    self._after_step()
                 return
             self.timers.add_wake(until, a, True)
         else:
