@@ -19,6 +19,7 @@ from ._errors import ModelError as ModelError
 from ._errors import PcptrioError as PcptrioError
 from ._errors import ReplayDrift as ReplayDrift
 from ._errors import TokenError as TokenError
+from ._gc import collect_run_garbage as collect_run_garbage
 from ._gc import quiet_gc as quiet_gc
 from ._nursery import EngineNursery as EngineNursery
 from ._result import RunResult as RunResult

@@ -13,7 +13,7 @@ import contextlib
 import gc
 from collections.abc import Iterator
 
-__all__ = ["quiet_gc"]
+__all__ = ["collect_run_garbage", "quiet_gc"]
 
 
 @contextlib.contextmanager
@@ -29,3 +29,14 @@ def quiet_gc(threshold0: int = 50_000, *, enabled: bool = True) -> Iterator[None
         yield
     finally:
         gc.set_threshold(*old)
+
+
+def collect_run_garbage() -> None:
+    """Collect the youngest generation now, if the collector is on: what a loop that makes
+    many runs calls after each one.  A finished run's engine, machine, actors and their trio
+    tasks hold one another in reference cycles, so only the collector frees them.  Collected
+    right after the run, while they are still in the CPU caches, they cost about 0.3 ms for a
+    small machine; left to :func:`quiet_gc`'s high threshold, dozens of dead runs pile up and
+    the same work costs several times as much (measured: 17% of a campaign's time)."""
+    if gc.isenabled():
+        gc.collect(0)

@@ -56,6 +56,7 @@ import binascii
 import hashlib
 import json
 import math
+import operator
 import re
 import zlib
 from collections.abc import Sequence
@@ -159,11 +160,15 @@ def unpack_decisions(packed: Any) -> list[Decision]:
     if not isinstance(flat, list) or len(flat) % 3:
         bad("'d' is not a list of [label index, n, choice] triples")
     lis, ns, cs = flat[0::3], flat[1::3], flat[2::3]
-    # A tight pass per field; the slower walk below only runs to name the bad entry.
-    if not (
-        all(type(li) is int and 0 <= li < len(labels) for li in lis)
-        and all(type(n) is int and n >= 1 for n in ns)
-        and all(type(c) is int and 0 <= c < n for n, c in zip(ns, cs, strict=True))
+    # A tight pass (in C: every entry an exact int, then each field's range); the slower
+    # walk below only runs to name the bad entry.
+    if flat and not (
+        set(map(type, flat)) == {int}
+        and min(lis) >= 0
+        and max(lis) < len(labels)
+        and min(ns) >= 1
+        and min(cs) >= 0
+        and min(map(operator.sub, ns, cs)) >= 1
     ):
         for i, (li, n, c) in enumerate(zip(lis, ns, cs, strict=True)):
             if not (_is_int(li) and 0 <= li < len(labels)):
@@ -172,7 +177,16 @@ def unpack_decisions(packed: Any) -> list[Decision]:
                 bad(f"decision {i}: n = {_short(n)} is not an integer >= 1")
             if not (_is_int(c) and 0 <= c < n):
                 bad(f"decision {i}: choice {_short(c)} is not an integer in [0, {n})")
-    return [Decision(labels[li], n, c) for li, n, c in zip(lis, ns, cs, strict=True)]
+    # Decisions are frozen values and a run repeats few distinct ones: make each once.
+    made: dict[tuple[int, int, int], Decision] = {}
+    out: list[Decision] = []
+    add = out.append
+    for t in zip(lis, ns, cs, strict=True):
+        d = made.get(t)
+        if d is None:
+            d = made[t] = Decision(labels[t[0]], t[1], t[2])
+        add(d)
+    return out
 
 
 def _digest(body: dict[str, Any]) -> str:
@@ -187,8 +201,11 @@ def encode_token(spec: dict[str, Any], decisions: Sequence[Decision]) -> str:
     'pcptrio1:'
     """
     body = {"format": _FORMAT, "spec": spec, "decisions": pack_decisions(decisions)}
-    body["check"] = _digest(body)
-    raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    unsigned = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    check = hashlib.sha256(unsigned).hexdigest()[:16]
+    # The signed body, sorted, is the unsigned one with "check" (the first key) in front:
+    # what json.dumps of the body with its check would write, without writing it twice.
+    raw = b'{"check":"' + check.encode() + b'",' + unsigned[1:]
     packed = zlib.compress(raw, 9)
     return TOKEN_PREFIX + base64.urlsafe_b64encode(packed).decode().rstrip("=")
 

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import itertools
 import json
 import os
 import pathlib
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
+from typing import Any, TypeVar
 
 import attrs
 import trio
@@ -41,6 +42,7 @@ from .._core import (
     RandomScheduler,
     RunResult,
     Scheduler,
+    collect_run_garbage,
     encode_token,
     pack_decisions,
     quiet_gc,
@@ -61,6 +63,8 @@ __all__ = [
 ]
 
 SCHEDULERS = ("random", "pct", "portfolio", "dfs")
+
+T = TypeVar("T")
 
 
 def schedule_seed(campaign_seed: int, index: int) -> int:
@@ -315,27 +319,104 @@ def _record(index: int, seed: int, r: RunResult) -> dict[str, Any]:
 
 
 def _run_chunk(
-    spec_json: dict[str, Any], cfg: dict[str, Any], indices: list[int], k: int
+    spec_json: dict[str, Any],
+    cfg: dict[str, Any],
+    indices: list[int],
+    k: int,
+    emit: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run schedules ``indices`` (in a worker process or inline)."""
+    """Run schedules ``indices`` (in a worker process or inline), many to a ``trio.run``
+    (:func:`_run_many`); ``emit(rec)`` is called with each record as its schedule ends."""
+    out: list[dict[str, Any]] = []
+    if not indices:
+        return out
     spec = spec_from_json(spec_json, trusted=True)  # made by this campaign's own process
-    out = []
-    with quiet_gc():
+    guard = cfg["run_timeout_s"]
+    stop = cfg["stop_at_first"]
+
+    def jobs() -> Iterator[Callable[[], Awaitable[bool]]]:
         for i in indices:
-            r = _run_one(spec, _make_scheduler(cfg, i, k), cfg["run_timeout_s"])
-            out.append(_record(i, schedule_seed(cfg["seed"], i), r))
-            if r.failed and cfg["stop_at_first"]:
-                break
+
+            async def job(i: int = i) -> bool:
+                r = await _run_one_async(spec, _make_scheduler(cfg, i, k), guard)
+                rec = _record(i, schedule_seed(cfg["seed"], i), r)
+                out.append(rec)
+                if emit is not None:
+                    emit(rec)
+                return not (r.failed and stop)
+
+            yield job
+
+    with quiet_gc():
+        _run_many(jobs())
     return out
 
 
-def _run_one(spec: RunSpec, sched: Scheduler, run_timeout_s: float | None) -> RunResult:
-    async def go() -> RunResult:
-        return await run_spec_async(
-            spec, sched, record_trace=False, run_timeout_s=run_timeout_s or 0
-        )
+async def _run_one_async(spec: RunSpec, sched: Scheduler, run_timeout_s: float | None) -> RunResult:
+    return await run_spec_async(spec, sched, record_trace=False, run_timeout_s=run_timeout_s or 0)
 
-    return trio.run(go)
+
+def _run_one(spec: RunSpec, sched: Scheduler, run_timeout_s: float | None) -> RunResult:
+    return trio.run(_run_one_async, spec, sched, run_timeout_s)
+
+
+#: A run a phase asks :func:`drive_runs` for: called inside ``trio.run``, it makes the run.
+RunRequest = Callable[[], Awaitable[RunResult]]
+
+
+def drive_runs(phase: Generator[RunRequest, RunResult, T]) -> T:
+    """Run ``phase``, a generator that yields the runs it needs and is sent each one's
+    result (a search that picks its next run from the last, such as shrinking), making its
+    runs many to a ``trio.run`` as :func:`_run_many` does; returns what ``phase`` returns."""
+    answer: list[T] = []
+    try:
+        request = next(phase)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+    async def job() -> bool:
+        nonlocal request
+        r = await request()
+        try:
+            request = phase.send(r)
+        except StopIteration as stop:
+            answer.append(stop.value)
+            return False
+        return True
+
+    _run_many(itertools.repeat(job))
+    return answer[0]
+
+
+def _run_many(jobs: Iterable[Callable[[], Awaitable[bool]]]) -> None:
+    """Await each of ``jobs`` in turn, as many as possible inside one ``trio.run`` (a
+    ``trio.run`` costs about as much as a short schedule), until one returns False.
+
+    Every run still gets a fresh engine and machine and its own run guard (each run arms and
+    disarms it; nothing runs guarded between runs).  What the runs share is trio's run loop,
+    and a run leaves nothing in it: the engine's nursery closes over every task of the run.
+    Should a run leave a task alive all the same (a system task the model started), the
+    next run gets a fresh ``trio.run``, as every run used to.  An exception (an interrupt
+    included) ends the loop and leaves ``trio.run`` as it would have left a run of its own.
+    """
+    it = iter(jobs)
+    more = True
+
+    async def batch() -> None:
+        nonlocal more
+        living = trio.lowlevel.current_statistics().tasks_living
+        for job in it:
+            go_on = await job()
+            collect_run_garbage()
+            if not go_on:
+                more = False
+                return
+            if trio.lowlevel.current_statistics().tasks_living != living:
+                return  # something outlived its run: the rest start afresh
+        more = False
+
+    while more:
+        trio.run(batch)
 
 
 # ------------------------------------------------------------------------- the campaign
@@ -539,17 +620,16 @@ def explore(
         if progress is not None:
             progress(len(sink.done), total)
         if cfg.jobs == 1 or len(todo) <= 1:
-            for chunk in _chunks(todo, 1):
-                if first_fail is not None and chunk[0] > first_fail:
-                    break
-                for rec in _run_chunk(spec_json, cdict, chunk, k):
-                    sink.add(rec)
-                    if "signature" in rec and cfg.stop_at_first:
-                        first_fail = (
-                            rec["index"] if first_fail is None else min(first_fail, rec["index"])
-                        )
+            # One chunk, in order: it stops at the first failure itself (todo holds no index
+            # past a failure already recorded), and each record reaches the sink as its
+            # schedule ends, so an interrupted campaign keeps every schedule it finished.
+
+            def emit(rec: dict[str, Any]) -> None:
+                sink.add(rec)
                 if progress is not None:
                     progress(len(sink.done), total)
+
+            _run_chunk(spec_json, cdict, todo, k, emit)
         else:
             first_fail = _parallel(cfg, spec_json, cdict, todo, k, sink, first_fail, progress)
         res = _result(cfg, sink.done, spec_json)
@@ -669,14 +749,21 @@ def _explore_dfs(
     sched = DFSScheduler(max_preemptions=cfg.max_preemptions)
     records: list[dict[str, Any]] = []
     failure = None
+    guard = run_timeout_here(cfg.run_timeout_s)
+
+    async def step() -> bool:
+        nonlocal failure
+        r = await _run_one_async(cfg.spec, sched, guard)
+        records.append(_record(len(records), 0, r))
+        if progress is not None:
+            progress(len(records), cfg.schedules)
+        if r.failed and failure is None:
+            failure = _failure_from(records[-1], spec_json)
+            if cfg.stop_at_first:
+                return False
+        return len(records) < cfg.schedules and not sched.exhausted
+
     with quiet_gc():
-        while len(records) < cfg.schedules and not sched.exhausted:
-            r = _run_one(cfg.spec, sched, run_timeout_here(cfg.run_timeout_s))
-            records.append(_record(len(records), 0, r))
-            if progress is not None:
-                progress(len(records), cfg.schedules)
-            if r.failed and failure is None:
-                failure = _failure_from(records[-1], spec_json)
-                if cfg.stop_at_first:
-                    break
+        if cfg.schedules > 0 and not sched.exhausted:
+            _run_many(itertools.repeat(step))
     return _summarise(cfg, records, failure, spec_json, exhausted=sched.exhausted)

@@ -32,14 +32,14 @@ strict replay of the final token, so what is printed is what the token replays.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, TypeVar
 
 import attrs
 import trio
 
 from .._core import Decision, ReplayScheduler, RunResult, quiet_gc
-from ._campaign import CampaignConfig, CampaignResult, Failure, explore
+from ._campaign import CampaignConfig, CampaignResult, Failure, RunRequest, drive_runs, explore
 from ._run import RunSpec, make_run_spec, run_spec_async
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
     "shrink_failure",
     "shrink_workload",
 ]
+
+T = TypeVar("T")
 
 #: ``progress(phase, done, total)``: ``phase`` is "decisions", "workload" or "preemptions".
 ShrinkProgress = Callable[[str, int, int], None]
@@ -122,9 +124,22 @@ def canonical_signature(sig: str) -> str:
     )
 
 
-def _run(spec: RunSpec, decisions: Sequence[Decision | None], record: bool = False) -> RunResult:
+#: A shrinking phase is a generator: it yields the runs it needs (``run_spec_async`` calls,
+#: made by :func:`_lenient` and :func:`_finish`), is sent back each one's result, and
+#: returns its answer.  ``drive_runs`` makes the runs, many to a ``trio.run``, as a campaign
+#: makes its schedules.
+_Phase = Generator[RunRequest, RunResult, T]
+
+
+def _lenient(spec: RunSpec, decisions: Sequence[Decision | None]) -> RunRequest:
+    """A lenient replay of ``decisions`` (module docstring, step 1)."""
     sched = ReplayScheduler(list(decisions), strict=False)
-    return trio.run(lambda: run_spec_async(spec, sched, record_trace=record))
+    return lambda: run_spec_async(spec, sched, record_trace=False)
+
+
+def _run(spec: RunSpec, decisions: Sequence[Decision | None]) -> RunResult:
+    """A lenient replay of ``decisions``, in a ``trio.run`` of its own."""
+    return trio.run(_lenient(spec, decisions))
 
 
 def _key(r: RunResult) -> tuple[int, int, int]:
@@ -137,20 +152,20 @@ def _shrink_decisions(
     sig: str,
     budget: int,
     progress: ShrinkProgress | None,
-) -> tuple[RunResult, int]:
+) -> _Phase[tuple[RunResult, int]]:
     """Delta debugging of ``first``'s decisions (module docstring, step 1)."""
     best = first
     best_d: list[Decision] = first.decision_list
     replays = 0
 
-    def attempt(cand: Sequence[Decision | None]) -> bool:
+    def attempt(cand: Sequence[Decision | None]) -> _Phase[bool]:
         nonlocal best, best_d, replays
         if replays >= budget:
             return False
         replays += 1
         if progress is not None:
             progress("decisions", replays, budget)
-        r = _run(spec, cand)
+        r = yield _lenient(spec, cand)
         if _signature(r) == sig and _key(r) < _key(best):
             best, best_d = r, r.decision_list
             return True
@@ -163,7 +178,7 @@ def _shrink_decisions(
         lo, hi = 0, len(best_d)
         while lo < hi and replays < budget:
             mid = (lo + hi) // 2
-            if attempt(best_d[:mid]):
+            if (yield from attempt(best_d[:mid])):
                 changed = True
                 hi = min(mid, len(best_d))
                 lo = 0 if hi < lo else lo
@@ -180,7 +195,7 @@ def _shrink_decisions(
                     continue
                 for j in range(i, min(i + size, len(cand))):
                     cand[j] = None
-                if attempt(cand):
+                if (yield from attempt(cand)):
                     changed = True
                 else:
                     i += size
@@ -197,18 +212,22 @@ def shrink(
 ) -> ShrinkResult:
     """Shrink a failing decision list of ``spec`` (step 1 of the module docstring, then the
     required preemptions); ``budget`` caps replays."""
-    with quiet_gc():
-        first = _run(spec, decisions)
+
+    def go() -> _Phase[ShrinkResult]:
+        first = yield _lenient(spec, decisions)
         sig = _signature(first)
         if sig is None:
             raise ValueError("the decisions given do not reproduce a failure")
-        best, used = _shrink_decisions(spec, first, sig, budget, progress)
-        return _finish(spec, spec, first, best, sig, used + 1, budget, progress)
+        best, used = yield from _shrink_decisions(spec, first, sig, budget, progress)
+        return (yield from _finish(spec, spec, first, best, sig, used + 1, budget, progress))
+
+    with quiet_gc():
+        return drive_runs(go())
 
 
 def _required(
     spec: RunSpec, r: RunResult, sig: str, budget: int, progress: ShrinkProgress | None
-) -> tuple[tuple[int, ...], int]:
+) -> _Phase[tuple[tuple[int, ...], int]]:
     """Steps of the preemptions of ``r`` that its failure needs (module docstring, step 3)."""
     decisions = r.decision_list
     points = list(r.preempted)[:budget]
@@ -218,7 +237,7 @@ def _required(
             progress("preemptions", k + 1, len(points))
         cand: list[Decision | None] = list(decisions)
         cand[index] = None
-        if _signature(_run(spec, cand)) != sig:
+        if _signature((yield _lenient(spec, cand))) != sig:
             needed.append(step)
     return tuple(needed), len(points)
 
@@ -232,13 +251,12 @@ def _finish(
     replays: int,
     budget: int,
     progress: ShrinkProgress | None,
-) -> ShrinkResult:
+) -> _Phase[ShrinkResult]:
     final_d = best.decision_list
     # The final run, strictly replayed with its trace: what the report and token show.
-    final = trio.run(
-        lambda: run_spec_async(spec, ReplayScheduler(final_d, strict=True), record_trace=True)
-    )
-    required, tested = _required(spec, final, sig, max(1, budget // 2), progress)
+    sched = ReplayScheduler(final_d, strict=True)
+    final = yield lambda: run_spec_async(spec, sched, record_trace=True)
+    required, tested = yield from _required(spec, final, sig, max(1, budget // 2), progress)
     changed = {k: v for k, v in spec.params.items() if original.params.get(k) != v}
     return ShrinkResult(
         tuple(final.decision_list),
@@ -346,12 +364,19 @@ def shrink_failure(
     cfg = res.config
     spec = cfg.spec
     wl_budget = budget if workload_budget is None else workload_budget
-    with quiet_gc():
-        first = _run(spec, f.decisions)
+
+    def decisions_phase() -> _Phase[tuple[RunResult, str, RunResult, int]]:
+        first = yield _lenient(spec, f.decisions)
         sig = _signature(first)
         if sig is None:
             raise ValueError("the failure's decisions do not reproduce it")
-        best, used = _shrink_decisions(spec, first, sig, budget, progress)
+        best, used = yield from _shrink_decisions(spec, first, sig, budget, progress)
+        return first, sig, best, used
+
+    # Three phases: the decisions, the workload (small campaigns), then the smaller
+    # workload's decisions and the final replays.
+    with quiet_gc():
+        first, sig, best, used = drive_runs(decisions_phase())
         final_spec, final_best = spec, best
         if wl_budget > 0:
             small_spec, small_fail, spent = shrink_workload(
@@ -362,16 +387,25 @@ def shrink_failure(
                 progress=progress,
             )
             used += spent
+        else:
+            small_fail = None
+
+        def final_phase() -> _Phase[ShrinkResult]:
+            nonlocal final_spec, final_best, sig, used
             if small_fail is not None:
-                small_first = _run(small_spec, small_fail.decisions)
+                small_first = yield _lenient(small_spec, small_fail.decisions)
                 small_sig = _signature(small_first)
                 if small_sig is not None:
-                    small_best, more = _shrink_decisions(
+                    small_best, more = yield from _shrink_decisions(
                         small_spec, small_first, small_sig, budget, progress
                     )
                     used += more + 1
                     final_spec, final_best, sig = small_spec, small_best, small_sig
-        sh = _finish(spec, final_spec, first, final_best, sig, used, budget, progress)
+            return (
+                yield from _finish(spec, final_spec, first, final_best, sig, used, budget, progress)
+            )
+
+        sh = drive_runs(final_phase())
     r = sh.result
     v = r.violation
     assert v is not None  # a strict replay of a failing run fails the same way
