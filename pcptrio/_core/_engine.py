@@ -137,6 +137,7 @@ from ._guard import _INTERRUPTS, GuardMixin, RunTimeout, _interrupt_of
 from ._nursery import EngineNursery
 from ._result import RunResult, RunStatistics
 from ._runqueue import RunQueueMixin
+from ._time import TimerHeap
 from ._values import Outcome, Violation
 from ._waitgraph import build_wait_graph
 
@@ -657,8 +658,9 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
 
         A ``KeyboardInterrupt`` or ``SystemExit`` (Ctrl-C, ``sys.exit()`` in model code) ends
         the run and is raised from here, bare, once every actor has unwound."""
-        if self._root is not None:
+        if self._ran:
             raise RuntimeError("an Engine runs only once; make a new one")
+        self._ran = True
         token = _current.set(self)
         unguard = self._guard()
         try:
@@ -671,9 +673,34 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         finally:
             unguard()
             _current.reset(token)
+            self._teardown()
         if isinstance(self._stop, _INTERRUPTS):
             raise self._stop from None
         return self._result()
+
+    def _teardown(self) -> None:
+        """Drop what only a running engine needs, so a finished run leaves few reference
+        cycles for the collector: the CPU tasks (whose contexts hold the engine), the hooks
+        (oracle closures hold the machine, which holds the engine), the timers (callbacks
+        hold the machine), and each thread's links to its nursery and its waits.  What
+        reports read after a run (actors, their names, steps and kernel state, the trace,
+        counters) stays."""
+        for c in self.cpus:
+            c.task = None
+            c.waiters.clear()
+            c.pending_irqs.clear()
+        self._runner = None
+        self._root = None
+        self._step_hooks = []
+        self._finish_hooks = []
+        self.timers = TimerHeap()
+        self._due = []
+        self._unbound = {}
+        for a in self.actors:
+            a.nursery = None
+            a.coro = None
+            a.waiting_on = None
+            a.on_sleep = a.on_wake = None
 
     @enable_ki_protection
     async def _run_root(

@@ -98,6 +98,7 @@ class EngineState:
         self._cur: Actor | None = None
         self._live = 0  # non-daemon actors not DONE
         self._root: trio.Nursery | None = None
+        self._ran = False
         self._runner: Any = None
         self._runner_parked = False
         self._host = 0  # the CPU whose task drives the running thread

@@ -27,7 +27,8 @@ machine's ``fail_page_alloc`` probability, recorded like any other choice.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._gfp import GFP_KERNEL, MIGRATE_MOVABLE, PF_MEMALLOC, Gfp, Protection, gfp_name
 from ._pcp import free_one_page, free_pcp_page, rmqueue_buddy, rmqueue_pcplist
@@ -102,7 +103,8 @@ async def get_page_from_freelist(
     m: Machine, zonelist: list[Zone], order: int, mt: int, kind: int, gfp: int, owner: str
 ) -> int | None:
     for zone in zonelist:
-        if kind != NO_WATERMARKS and not zone.watermark_ok(order, _mark(zone, kind, gfp)):
+        # zone_watermark_ok(), inlined: buddy pages only (see Zone.watermark_ok).
+        if kind != NO_WATERMARKS and zone.nr_free - (1 << order) < _mark(zone, kind, gfp):
             continue
         pfn: int | None = None
         if order == 0:
@@ -147,15 +149,28 @@ async def alloc_pages(
     a = e.current
     owner = owner or a.name
     if m.fail_page_alloc > 0.0 and e.chance("fail_page_alloc", m.fail_page_alloc):
-        m.count("alloc_fail_injected")
+        e.count("alloc_fail_injected")
         e.emit("alloc_fail", why="injected", gfp=gfp_name(gfp), order=order)
         return None
     zonelist = [zone] if zone is not None else m.zones
-    pfn = await get_page_from_freelist(m, zonelist, order, mt, WMARK_LOW, gfp, owner)
+    # get_page_from_freelist(WMARK_LOW), written out: the fast path of every allocation, so
+    # the scheduling points inside the PCP access resume one coroutine frame less.
+    pfn: int | None = None
+    for z in zonelist:
+        if z.nr_free - (1 << order) < _mark(z, WMARK_LOW, gfp):  # !zone_watermark_ok()
+            continue
+        if order == 0:
+            pfn = await rmqueue_pcplist(m, z, mt, owner)
+            if pfn is None and m.protection is Protection.SPINLOCK:
+                pfn = await rmqueue_buddy(m, z, 0, mt, owner)
+        else:
+            pfn = await rmqueue_buddy(m, z, order, mt, owner)
+        if pfn is not None:
+            break
     if pfn is None:
         pfn = await _slowpath(m, gfp, order, zonelist, mt, owner)
     if pfn is not None:
-        m.count("page_allocs")
+        e.count("page_allocs")
     return pfn
 
 
@@ -196,14 +211,15 @@ async def _slowpath(
     return None
 
 
-async def free_pages(m: Machine, pfn: int, order: int = 0) -> None:
+def free_pages(m: Machine, pfn: int, order: int = 0) -> Coroutine[Any, Any, None]:
     """Free ``2**order`` pages starting at ``pfn``: order 0 through this CPU's PCP.
+    Await the result.
 
     The scheduling points are inside the PCP access (``pcp_free``) and the locks; the entry
-    itself is not one.
+    itself is not one — so this is a plain function that counts the free and returns the
+    PCP (or buddy) free to await: no coroutine frame of its own on the hot path.
     """
-    m.count("page_frees")
+    m.engine.count("page_frees")
     if order == 0:
-        await free_pcp_page(m, pfn)
-    else:
-        await free_one_page(m, m.zone_of(pfn), pfn, order)
+        return free_pcp_page(m, pfn)
+    return free_one_page(m, m.zone_of(pfn), pfn, order)

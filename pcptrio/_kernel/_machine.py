@@ -25,10 +25,12 @@ from typing import Any
 import attrs
 
 from .._core import Engine, RunResult, Scheduler
-from ._alloc import PageCache, Shrinker, alloc_pages, free_pages
+from ._alloc import PageCache, Shrinker
+from ._alloc import alloc_pages as _alloc_pages
+from ._alloc import free_pages as _free_pages
 from ._costs import Costs
 from ._drainstats import DrainCall
-from ._gfp import GFP_KERNEL, MIGRATE_MOVABLE, Protection
+from ._gfp import GFP_KERNEL, Protection
 from ._hotplug import Hotplug, HotplugStatistics
 from ._ipi import IpiStatistics, on_each_cpu_mask
 from ._pagemap import PageError, PageMap
@@ -230,7 +232,7 @@ class Machine:
 
     def zone_of(self, pfn: int) -> Zone:
         for z in self.zones:
-            if z.contains(pfn):
+            if z.base <= pfn < z.base + z.managed:  # z.contains(pfn), inlined
                 return z
         raise ValueError(f"pfn {pfn} is in no zone")
 
@@ -242,18 +244,15 @@ class Machine:
     def all_pcps(self) -> list[PerCpuPages]:
         return [p for z in self.zones for p in z.pcp]
 
-    async def alloc_pages(
-        self,
-        gfp: int = GFP_KERNEL,
-        order: int = 0,
-        zone: Zone | None = None,
-        mt: int = MIGRATE_MOVABLE,
-        owner: str | None = None,
-    ) -> int | None:
-        return await alloc_pages(self, gfp, order, zone, mt, owner)
+    # The allocator's own functions as methods, not wrappers around them: a wrapper here
+    # would cost a call per page operation (a wrapper coroutine, a frame that every
+    # scheduling point inside the allocator resumes through).
 
-    async def free_pages(self, pfn: int, order: int = 0) -> None:
-        await free_pages(self, pfn, order)
+    #: ``await m.alloc_pages(gfp=GFP_KERNEL, order=0, zone=None, mt=MIGRATE_MOVABLE,
+    #: owner=None)``: the first PFN of ``2**order`` pages, or None (allocation failure).
+    alloc_pages = _alloc_pages
+    #: ``await m.free_pages(pfn, order=0)``.
+    free_pages = _free_pages
 
     def add_page_cache(self, name: str = "pagecache") -> PageCache:
         """A page cache that direct reclaim can shrink (reclaimable memory)."""

@@ -74,71 +74,107 @@ class PageMap:
             return f"allocated to {self.owner.get(pfn)}"
         return _WHERE[s]
 
-    def _expect(self, pfn: int, want: int, cpu: int | None, action: str) -> bool:
-        s = self.state[pfn]
-        ok = s == want and (cpu is None or s != PCP or self.pcp_cpu.get(pfn) == cpu)
-        if not ok:
-            exp = _WHERE[want] if want != PCP else f"on cpu{cpu}'s PCP list"
-            self.report(
-                PageError(
-                    "double-place",
-                    f"page {pfn} {action}: expected it {exp}, but it is {self.where(pfn)}",
-                    pfn,
-                    {"expected": exp, "found": self.where(pfn), "action": action},
-                )
+    def _misplaced(self, pfn: int, want: int, cpu: int | None, action: str) -> None:
+        """Report that ``pfn`` was not where a move expected it (the failure path only: the
+        moves check inline and build this message only when it is reported)."""
+        exp = _WHERE[want] if want != PCP else f"on cpu{cpu}'s PCP list"
+        self.report(
+            PageError(
+                "double-place",
+                f"page {pfn} {action}: expected it {exp}, but it is {self.where(pfn)}",
+                pfn,
+                {"expected": exp, "found": self.where(pfn), "action": action},
             )
-        return ok
-
-    def _set(self, pfn: int, new: int) -> None:
-        c = self.counts
-        c[self.state[pfn]] -= 1
-        c[new] += 1
-        self.state[pfn] = new
+        )
 
     # ---------------------------------------------------------------- moves
+    #
+    # The hot path of the allocator: each move checks the page's place inline (one bytearray
+    # read) and updates ``counts`` itself; the message is formatted by ``_misplaced`` only
+    # when the check fails.
 
     def buddy_to_pcp(self, pfn: int, cpu: int) -> None:
-        self._expect(pfn, BUDDY, None, f"refilled onto cpu{cpu}'s PCP")
-        self._link(pfn, cpu)
+        state = self.state
+        s = state[pfn]
+        if s != BUDDY:
+            self._misplaced(pfn, BUDDY, None, f"refilled onto cpu{cpu}'s PCP")
+        c = self.counts
+        c[s] -= 1
+        c[PCP] += 1
+        state[pfn] = PCP
+        self.pcp_cpu[pfn] = cpu
+        self._seq = seq = self._seq + 1
+        self.link_seq[pfn] = seq
 
     def alloc_to_pcp(self, pfn: int, cpu: int) -> None:
-        self._expect(pfn, ALLOC, None, f"freed onto cpu{cpu}'s PCP")
+        state = self.state
+        s = state[pfn]
+        if s != ALLOC:
+            self._misplaced(pfn, ALLOC, None, f"freed onto cpu{cpu}'s PCP")
         self.owner.pop(pfn, None)
-        self._link(pfn, cpu)
-
-    def _link(self, pfn: int, cpu: int) -> None:
-        self._set(pfn, PCP)
+        c = self.counts
+        c[s] -= 1
+        c[PCP] += 1
+        state[pfn] = PCP
         self.pcp_cpu[pfn] = cpu
-        self._seq += 1
-        self.link_seq[pfn] = self._seq
+        self._seq = seq = self._seq + 1
+        self.link_seq[pfn] = seq
 
     def pcp_to_alloc(self, pfn: int, cpu: int, owner: str) -> None:
-        self._expect(pfn, PCP, cpu, f"allocated from cpu{cpu}'s PCP")
-        self.pcp_cpu.pop(pfn, None)
+        state = self.state
+        s = state[pfn]
+        pcp_cpu = self.pcp_cpu
+        if s != PCP or pcp_cpu.get(pfn) != cpu:
+            self._misplaced(pfn, PCP, cpu, f"allocated from cpu{cpu}'s PCP")
+        pcp_cpu.pop(pfn, None)
         self.link_seq.pop(pfn, None)
-        self._set(pfn, ALLOC)
+        c = self.counts
+        c[s] -= 1
+        c[ALLOC] += 1
+        state[pfn] = ALLOC
         self.owner[pfn] = owner
 
     def pcp_to_buddy(self, pfn: int, cpu: int) -> None:
-        self._expect(pfn, PCP, cpu, f"freed from cpu{cpu}'s PCP to the buddy")
-        self.pcp_cpu.pop(pfn, None)
+        state = self.state
+        s = state[pfn]
+        pcp_cpu = self.pcp_cpu
+        if s != PCP or pcp_cpu.get(pfn) != cpu:
+            self._misplaced(pfn, PCP, cpu, f"freed from cpu{cpu}'s PCP to the buddy")
+        pcp_cpu.pop(pfn, None)
         self.link_seq.pop(pfn, None)
-        self._set(pfn, BUDDY)
+        c = self.counts
+        c[s] -= 1
+        c[BUDDY] += 1
+        state[pfn] = BUDDY
 
     def buddy_to_alloc(self, pfn: int, owner: str) -> None:
-        self._expect(pfn, BUDDY, None, "allocated from the buddy")
-        self._set(pfn, ALLOC)
+        state = self.state
+        s = state[pfn]
+        if s != BUDDY:
+            self._misplaced(pfn, BUDDY, None, "allocated from the buddy")
+        c = self.counts
+        c[s] -= 1
+        c[ALLOC] += 1
+        state[pfn] = ALLOC
         self.owner[pfn] = owner
 
     def alloc_to_buddy(self, pfn: int) -> None:
-        self._expect(pfn, ALLOC, None, "freed to the buddy")
+        state = self.state
+        s = state[pfn]
+        if s != ALLOC:
+            self._misplaced(pfn, ALLOC, None, "freed to the buddy")
         self.owner.pop(pfn, None)
-        self._set(pfn, BUDDY)
+        c = self.counts
+        c[s] -= 1
+        c[BUDDY] += 1
+        state[pfn] = BUDDY
 
     def give(self, pfn: int, owner: str) -> None:
         """Change the owner of an allocated page (e.g. the page cache takes it)."""
-        if self._expect(pfn, ALLOC, None, f"handed to {owner}"):
+        if self.state[pfn] == ALLOC:
             self.owner[pfn] = owner
+        else:
+            self._misplaced(pfn, ALLOC, None, f"handed to {owner}")
 
     # ---------------------------------------------------------------- audit
 

@@ -41,6 +41,7 @@ Every PCP access is bracketed by :meth:`PerCpuPages.enter` / :meth:`PerCpuPages.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -127,18 +128,19 @@ class PerCpuPages:
             # machine's time touched another CPU's PCP (a wrong local declaration).
             self._engine.check_local(f"touching cpu{self.cpu}'s {self.zone.name} PCP")
         inside = self._inside
-        depth = inside.get(a)
-        if depth is not None:
-            inside[a] = depth + 1
-            return
         if inside:
+            depth = inside.get(a)
+            if depth is not None:
+                inside[a] = depth + 1
+                return
             self.overlaps += 1
             first = next(iter(inside))
             for fn in self._sensors.pcp_overlap:
                 fn(self, first, a)
         inside[a] = 1
-        if self._sensors.pcp_enter:
-            for enter_fn in list(self._sensors.pcp_enter):
+        pcp_enter = self._sensors.pcp_enter
+        if pcp_enter:
+            for enter_fn in list(pcp_enter):
                 enter_fn(self, a)
 
     def exit(self, a: Actor) -> None:
@@ -168,22 +170,22 @@ class PerCpuPages:
 # ------------------------------------------------------------------------- buddy <-> PCP
 
 
-async def _zone_lock(m: Machine, zone: Zone) -> int | None:
+def _zone_lock(m: Machine, zone: Zone) -> Awaitable[int | None]:
     """``zone->lock`` for the bulk moves.  With IRQs off around PCP access (irq era, and
     under ``pcp->lock`` in the spinlock era) a plain ``spin_lock``; in the preempt era E4
     (``374ad05ab64d``) had to take it IRQ-safe, since IRQ-context allocations (which bypass
-    the PCP) take ``zone->lock`` too — a plain lock there is an AA deadlock with an interrupt."""
+    the PCP) take ``zone->lock`` too — a plain lock there is an AA deadlock with an interrupt.
+
+    A plain function returning the lock's own coroutine (await it): no frame of its own."""
     if m.protection is Protection.PREEMPT:
-        return await zone.lock.lock_irqsave()
-    await zone.lock.lock()
-    return None
+        return zone.lock.lock_irqsave()
+    return zone.lock.lock()
 
 
-async def _zone_unlock(m: Machine, zone: Zone, flags: int | None) -> None:
+def _zone_unlock(zone: Zone, flags: int | None) -> Awaitable[None]:
     if flags is None:
-        await zone.lock.unlock()
-    else:
-        await zone.lock.unlock_irqrestore(flags)
+        return zone.lock.unlock()
+    return zone.lock.unlock_irqrestore(flags)
 
 
 async def rmqueue_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPages, mt: int) -> int:
@@ -194,19 +196,23 @@ async def rmqueue_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPages, mt:
     lst = pcp.lists[mt]
     pagemap = m.pagemap
     flags = await _zone_lock(m, zone)
+    rmqueue_smallest = zone.rmqueue_smallest
+    buddy_to_pcp = pagemap.buddy_to_pcp
+    page_mt = pagemap.mt
+    cpu = pcp.cpu
     alloced = 0
     for _ in range(count):
-        pfn = zone.rmqueue_smallest(0)
+        pfn = rmqueue_smallest(0)
         if pfn is None:
             break
-        pagemap.buddy_to_pcp(pfn, pcp.cpu)
-        pagemap.mt[pfn] = mt
+        buddy_to_pcp(pfn, cpu)
+        page_mt[pfn] = mt
         lst.append(pfn)  # physical order: list_add after the previous page
         alloced += 1
     if alloced:
         pcp.refills += 1
         await e.spend(alloced * m.costs.bulk_page_ns)
-    await _zone_unlock(m, zone, flags)
+    await _zone_unlock(zone, flags)
     return alloced
 
 
@@ -220,6 +226,10 @@ async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPage
     e = m.engine
     a = e.current
     pagemap = m.pagemap
+    pcp_to_buddy = pagemap.pcp_to_buddy
+    free_one = zone.free_one_page
+    lists = pcp.lists
+    cpu = pcp.cpu
     dec = m.protection is SPINLOCK
     pcp.enter(a)
     flags = await _zone_lock(m, zone)
@@ -228,11 +238,11 @@ async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPage
     freed = 0
     while count > 0:
         tries = 0
-        lst = pcp.lists[0]
+        lst = lists[0]
         while True:
             batch_free += 1
             migratetype = (migratetype + 1) % MIGRATE_PCPTYPES
-            lst = pcp.lists[migratetype]
+            lst = lists[migratetype]
             if lst:
                 break
             tries += 1
@@ -255,8 +265,8 @@ async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPage
             batch_free = count
         while True:
             pfn = lst.pop()
-            pagemap.pcp_to_buddy(pfn, pcp.cpu)
-            zone.free_one_page(pfn, 0)
+            pcp_to_buddy(pfn, cpu)
+            free_one(pfn, 0)
             freed += 1
             if dec:
                 pcp.count -= 1
@@ -264,13 +274,13 @@ async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPage
             batch_free -= 1
             if not (count > 0 and batch_free > 0 and lst):
                 break
-        await e.point("pcp_bulk_free", target=pcp.cpu, zone=zone.name, freed=freed)
+        await e.point("pcp_bulk_free", target=cpu, zone=zone.name, freed=freed)
     if freed:
         await e.spend(freed * m.costs.bulk_page_ns)
         call = task_of(a).drain_call
         if call is not None:
-            call.pages[pcp.cpu] = call.pages.get(pcp.cpu, 0) + freed
-    await _zone_unlock(m, zone, flags)
+            call.pages[cpu] = call.pages.get(cpu, 0) + freed
+    await _zone_unlock(zone, flags)
     pcp.exit(a)
     return freed
 
@@ -278,52 +288,16 @@ async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPage
 # ------------------------------------------------------------------------- fast paths
 
 
-async def _take(m: Machine, zone: Zone, pcp: PerCpuPages, mt: int, owner: str) -> int | None:
-    """The body of the order-0 allocation from ``pcp`` (protection already held)."""
-    e = m.engine
-    a = e.current
-    pcp.enter(a)
-    lst = pcp.lists[mt]
-    if not lst:
-        n = await rmqueue_bulk(m, zone, pcp.batch, pcp, mt)
-        pcp.count += n
-        if not lst:
-            pcp.exit(a)
-            return None
-    pfn = lst[0]
-    # The list update takes time (~25 ns): an unprotected interrupt or remote drainer that
-    # arrives meanwhile finds it half done.
-    # CPU-local when the list is this CPU's own (always, on the fast path): the step may run
-    # ahead of the machine's time; anything due that could touch this PCP stops it first.
-    await e.spend(
-        m.costs.pcp_op_ns, "pcp_alloc", local=True, target=pcp.cpu, zone=zone.name, pfn=pfn
-    )
-    if lst and lst[0] == pfn:
-        lst.popleft()
-    elif pfn in lst:
-        lst.remove(pfn)  # somebody rearranged the list under us: a stale list_del
-    pcp.count -= 1
-    pcp.allocs += 1
-    m.pagemap.pcp_to_alloc(pfn, pcp.cpu, owner)
-    _check_count(m, pcp)
-    pcp.exit(a)
-    return pfn
-
-
-def _check_count(m: Machine, pcp: PerCpuPages) -> None:
-    """At the end of an access by the only actor inside, count must match the lists."""
-    lists = pcp.lists
-    listed = len(lists[0]) + len(lists[1]) + len(lists[2])
-    if pcp.count != listed and len(pcp._inside) == 1:
-        m.pagemap.report(
-            PageError(
-                "count-mismatch",
-                f"cpu{pcp.cpu}'s {pcp.zone.name} PCP count is {pcp.count} but its lists hold "
-                f"{listed} pages",
-                None,
-                {"cpu": pcp.cpu, "zone": pcp.zone.name, "count": pcp.count, "listed": listed},
-            )
+def _count_mismatch(m: Machine, pcp: PerCpuPages, listed: int) -> None:
+    m.pagemap.report(
+        PageError(
+            "count-mismatch",
+            f"cpu{pcp.cpu}'s {pcp.zone.name} PCP count is {pcp.count} but its lists hold "
+            f"{listed} pages",
+            None,
+            {"cpu": pcp.cpu, "zone": pcp.zone.name, "count": pcp.count, "listed": listed},
         )
+    )
 
 
 async def rmqueue_pcplist(m: Machine, zone: Zone, mt: int, owner: str) -> int | None:
@@ -333,38 +307,118 @@ async def rmqueue_pcplist(m: Machine, zone: Zone, mt: int, owner: str) -> int | 
     ``pcp->lock`` was busy (the caller then falls back to the buddy, as 6.0 does).
     """
     e = m.engine
+    a = e.current
+    # smp_processor_id(), read here: nothing before the protection below is a scheduling
+    # point, so the task cannot migrate in between.
+    cpu = a.cpu
+    assert cpu is not None  # the running actor holds its CPU
     era = m.protection
     if era is SPINLOCK:
         e.preempt_disable()  # pcpu_task_pin()
-        pcp = zone.pcp[e.smp_processor_id()]
+        pcp = zone.pcp[cpu]
         flags = e.local_irq_save()
         if not await pcp.lock.trylock():
             e.local_irq_restore(flags)
             e.preempt_enable()
-            m.count("pcp_trylock_fail")
+            e.count("pcp_trylock_fail")
             return None
-        pfn = await _take(m, zone, pcp, mt, owner)
+    elif era is IRQ:
+        flags = e.local_irq_save()
+        pcp = zone.pcp[cpu]
+    else:
+        e.preempt_disable()
+        pcp = zone.pcp[cpu]
+
+    # The body of the order-0 allocation (protection held).  Written out here rather than
+    # in a helper coroutine: every scheduling point inside resumes one frame less.
+    inside = pcp._inside
+    if inside or pcp._sensors.pcp_enter:
+        pcp.enter(a)
+    else:
+        inside[a] = 1  # pcp.enter(a) when nobody is inside and no probe listens
+    lst = pcp.lists[mt]
+    if not lst:
+        n = await rmqueue_bulk(m, zone, pcp.batch, pcp, mt)
+        pcp.count += n
+    pfn: int | None = None
+    if lst:
+        pfn = lst[0]
+        # The list update takes time (~25 ns): an unprotected interrupt or remote drainer
+        # that arrives meanwhile finds it half done.  A CPU-local step (the list is this
+        # CPU's own): it may run ahead of the machine's time, and anything due that could
+        # touch this PCP (an IPI, a drainer, a kworker) stops it first.
+        await e.spend(
+            m.costs.pcp_op_ns, "pcp_alloc", local=True, target=pcp.cpu, zone=zone.name, pfn=pfn
+        )
+        if lst and lst[0] == pfn:
+            lst.popleft()
+        elif pfn in lst:
+            lst.remove(pfn)  # somebody rearranged the list under us: a stale list_del
+        pcp.count -= 1
+        pcp.allocs += 1
+        m.pagemap.pcp_to_alloc(pfn, pcp.cpu, owner)
+        # At the end of an access by the only actor inside, count must match the lists.
+        lists = pcp.lists
+        listed = len(lists[0]) + len(lists[1]) + len(lists[2])
+        if pcp.count != listed and len(inside) == 1:
+            _count_mismatch(m, pcp, listed)
+    if inside.get(a) == 1:
+        del inside[a]  # pcp.exit(a) of a single entry
+    else:
+        pcp.exit(a)
+
+    if era is SPINLOCK:
         await pcp.lock.unlock_irqrestore(flags)
         e.preempt_enable()  # pcpu_task_unpin()
     elif era is IRQ:
-        flags = e.local_irq_save()
-        pfn = await _take(m, zone, zone.pcp[e.smp_processor_id()], mt, owner)
         e.local_irq_restore(flags)
     else:
-        e.preempt_disable()
-        pfn = await _take(m, zone, zone.pcp[e.smp_processor_id()], mt, owner)
         e.preempt_enable()
     await e.preempt_point()
     return pfn
 
 
-async def _commit_free(m: Machine, zone: Zone, pcp: PerCpuPages, pfn: int, cold: bool) -> None:
-    """Link a freed page onto ``pcp`` and spill a batch at ``high`` (protection held)."""
+async def free_pcp_page(m: Machine, pfn: int, cold: bool = False) -> None:
+    """Order-0 free into this CPU's PCP (``free_hot_cold_page`` / ``free_unref_page``)."""
     e = m.engine
+    for zone in m.zones:  # page_zone(): m.zone_of(pfn), inlined
+        if zone.base <= pfn < zone.base + zone.managed:
+            break
+    else:
+        zone = m.zone_of(pfn)  # in no zone: raises
     a = e.current
-    pcp.enter(a)
-    m.pagemap.alloc_to_pcp(pfn, pcp.cpu)
-    lst = pcp.lists[m.pagemap.mt.get(pfn, 1)]
+    # smp_processor_id(), read here: nothing before the protection below is a scheduling
+    # point, so the task cannot migrate in between.
+    cpu = a.cpu
+    assert cpu is not None  # the running actor holds its CPU
+    era = m.protection
+    if era is SPINLOCK:
+        e.preempt_disable()
+        pcp = zone.pcp[cpu]
+        flags = e.local_irq_save()
+        if not await pcp.lock.trylock():
+            e.local_irq_restore(flags)
+            e.preempt_enable()
+            e.count("pcp_trylock_fail")
+            await free_one_page(m, zone, pfn, 0)
+            return
+    elif era is IRQ:
+        flags = e.local_irq_save()
+        pcp = zone.pcp[cpu]
+    else:
+        e.preempt_disable()
+        pcp = zone.pcp[cpu]
+
+    # Link the page onto the PCP and spill a batch at ``high`` (protection held).  Written
+    # out here rather than in a helper coroutine: one frame less per scheduling point.
+    inside = pcp._inside
+    if inside or pcp._sensors.pcp_enter:
+        pcp.enter(a)
+    else:
+        inside[a] = 1  # pcp.enter(a) when nobody is inside and no probe listens
+    pagemap = m.pagemap
+    pagemap.alloc_to_pcp(pfn, pcp.cpu)
+    lst = pcp.lists[pagemap.mt.get(pfn, 1)]
     if cold:
         lst.append(pfn)
     else:
@@ -378,39 +432,24 @@ async def _commit_free(m: Machine, zone: Zone, pcp: PerCpuPages, pfn: int, cold:
         batch = pcp.batch
         pcp.spills += 1
         await free_pcppages_bulk(m, zone, batch, pcp)
-        if m.protection is not SPINLOCK:
+        if era is not SPINLOCK:
             pcp.count -= batch
-    _check_count(m, pcp)
-    pcp.exit(a)
+    # At the end of an access by the only actor inside, count must match the lists.
+    lists = pcp.lists
+    listed = len(lists[0]) + len(lists[1]) + len(lists[2])
+    if pcp.count != listed and len(inside) == 1:
+        _count_mismatch(m, pcp, listed)
+    if inside.get(a) == 1:
+        del inside[a]  # pcp.exit(a) of a single entry
+    else:
+        pcp.exit(a)
 
-
-async def free_pcp_page(m: Machine, pfn: int, cold: bool = False) -> None:
-    """Order-0 free into this CPU's PCP (``free_hot_cold_page`` / ``free_unref_page``)."""
-    e = m.engine
-    zone = m.zone_of(pfn)
-    era = m.protection
     if era is SPINLOCK:
-        e.preempt_disable()
-        pcp = zone.pcp[e.smp_processor_id()]
-        flags = e.local_irq_save()
-        if await pcp.lock.trylock():
-            await _commit_free(m, zone, pcp, pfn, cold)
-            await pcp.lock.unlock_irqrestore(flags)
-            e.preempt_enable()
-            await e.preempt_point()
-            return
-        e.local_irq_restore(flags)
+        await pcp.lock.unlock_irqrestore(flags)
         e.preempt_enable()
-        m.count("pcp_trylock_fail")
-        await free_one_page(m, zone, pfn, 0)
-        return
-    if era is IRQ:
-        flags = e.local_irq_save()
-        await _commit_free(m, zone, zone.pcp[e.smp_processor_id()], pfn, cold)
+    elif era is IRQ:
         e.local_irq_restore(flags)
     else:
-        e.preempt_disable()
-        await _commit_free(m, zone, zone.pcp[e.smp_processor_id()], pfn, cold)
         e.preempt_enable()
     await e.preempt_point()
 

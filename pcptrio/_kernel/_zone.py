@@ -104,28 +104,27 @@ class Zone:
         self.free_area[order][head] = None
         self._order_of[head] = order
 
-    def _del_block(self, head: int, order: int) -> None:
-        del self.free_area[order][head]
-        del self._order_of[head]
-
     # ---------------------------------------------------------------- buddy (zone->lock held)
 
     def rmqueue_smallest(self, order: int) -> int | None:
         """``__rmqueue_smallest()``: take a block of ``order``, splitting a larger one.
         Caller holds ``zone->lock``.  Returns the block's first PFN, or None."""
+        free_area = self.free_area
         for found in range(order, MAX_ORDER):
-            area = self.free_area[found]
+            area = free_area[found]
             if not area:
                 continue
             head, _ = area.popitem()
-            del self._order_of[head]
-            # expand(): give back the upper halves.
+            order_of = self._order_of
+            del order_of[head]
+            # expand(): give back the upper halves (_add_block, inlined).
             current = found
             size = 1 << current
             while current > order:
                 current -= 1
                 size >>= 1
-                self._add_block(head + size, current)
+                free_area[current][head + size] = None
+                order_of[head + size] = current
             self.nr_free -= 1 << order
             self.allocated += 1 << order
             return head
@@ -136,16 +135,23 @@ class Zone:
         Caller holds ``zone->lock``."""
         self.nr_free += 1 << order
         self.freed += 1 << order
-        rel = pfn - self.base
+        free_area = self.free_area
+        order_of = self._order_of
+        base = self.base
+        managed = self.managed
+        rel = pfn - base
         while order < MAX_ORDER - 1:
             buddy_rel = rel ^ (1 << order)
-            buddy = self.base + buddy_rel
-            if self._order_of.get(buddy) != order or buddy_rel + (1 << order) > self.managed:
+            buddy = base + buddy_rel
+            if order_of.get(buddy) != order or buddy_rel + (1 << order) > managed:
                 break
-            self._del_block(buddy, order)
+            del free_area[order][buddy]  # _del_block, inlined
+            del order_of[buddy]
             rel &= ~(1 << order)
             order += 1
-        self._add_block(self.base + rel, order)
+        head = base + rel
+        free_area[order][head] = None  # _add_block, inlined
+        order_of[head] = order
 
     # ---------------------------------------------------------------- watermarks
 
