@@ -682,8 +682,8 @@ def test_bench_plot(capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path) 
 def test_bench_bad_cpus_list(capsys: pytest.CaptureFixture[str]) -> None:
     line = assert_bad_input(*cli(capsys, "bench", "--designs", "ipi", "--cpus-list", "0"))
     assert "--cpus-list" in line
-    line = assert_bad_input(*cli(capsys, "bench", "--designs", "ipi", "--cpus-list", "2,513"))
-    assert "512" in line
+    line = assert_bad_input(*cli(capsys, "bench", "--designs", "ipi", "--cpus-list", "2,1025"))
+    assert "1024" in line
     line = assert_bad_input(*cli(capsys, "bench", "--designs", "nope", "--cpus-list", "2"))
     assert "unknown design" in line
 

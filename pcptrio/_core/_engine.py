@@ -117,7 +117,7 @@ import contextvars
 import os
 import sysconfig
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any, Protocol, TypeVar
 
 import attrs
@@ -211,6 +211,24 @@ def _first_leaf(exc: BaseException, kind: type[E]) -> E | None:
                 return found
         return None
     return exc if isinstance(exc, kind) else None
+
+
+class _Ready:
+    """An awaitable that is done at once."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        return _DONE_GEN
+
+
+def _done() -> Generator[Any, Any, None]:
+    yield from ()
+
+
+_DONE_GEN = _done()
+next(_DONE_GEN, None)  # exhausted: awaiting it finishes at once, every time
+_READY = _Ready()
 
 
 class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
@@ -540,15 +558,14 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             return False
         return self._waiting > 0 or bool(self.cpus[a.cpu].pending_irqs)
 
-    async def preempt_point(self, event: str = "preempt_point") -> None:
-        """A scheduling point only if :meth:`need_resched`: what ``preempt_enable()`` and
-        ``local_irq_restore()`` do in the kernel (a pending IRQ or reschedule happens there)."""
-        if self._waiting or (
-            self._cur is not None
-            and self._cur.cpu is not None
-            and self.cpus[self._cur.cpu].pending_irqs
-        ):
-            await self.point(event)
+    def preempt_point(self, event: str = "preempt_point") -> Awaitable[None]:
+        """``await e.preempt_point()``: a scheduling point only if some thread waits for a CPU
+        (a pending interrupt included): what ``preempt_enable()`` and ``local_irq_restore()``
+        do in the kernel.  When nothing waits, the awaitable is a ready one (no coroutine is
+        made: this is on every page operation)."""
+        if self._waiting:
+            return self.point(event)
+        return _READY
 
     # CPU state of the current actor --------------------------------------------------
 
@@ -696,10 +713,9 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         self.timers = TimerHeap()
         self._due = []
         self._unbound = {}
-        for a in self.actors:
+        for a in self.actors:  # what each one waits on stays: the wait-for graph after a run
             a.nursery = None
             a.coro = None
-            a.waiting_on = None
             a.on_sleep = a.on_wake = None
 
     @enable_ki_protection
