@@ -206,7 +206,9 @@ def encode_token(spec: dict[str, Any], decisions: Sequence[Decision]) -> str:
     # The signed body, sorted, is the unsigned one with "check" (the first key) in front:
     # what json.dumps of the body with its check would write, without writing it twice.
     raw = b'{"check":"' + check.encode() + b'",' + unsigned[1:]
-    packed = zlib.compress(raw, 9)
+    # Level 6: a tenth of level 9's time on a long run's decisions (8 ms against 78 ms for
+    # 37,585 decisions), for a token about 17% longer; decoding reads any level.
+    packed = zlib.compress(raw, 6)
     return TOKEN_PREFIX + base64.urlsafe_b64encode(packed).decode().rstrip("=")
 
 
