@@ -149,6 +149,8 @@ class BatonMixin(EngineState):
     async def _drive(self, cid: int) -> int | None:
         """Run threads on CPU ``cid`` until the next one runs elsewhere (its CPU is returned)
         or the run is over (None)."""
+        self._host = cid
+        beat = 0
         while True:
             a = self._cur
             if a is None or self.finished:
@@ -156,12 +158,12 @@ class BatonMixin(EngineState):
             host = a.cpu
             if host is not None and host != cid:
                 return host
-            self._beat += 1
-            if self._beat >= _BREATHE_EVERY:
-                self._beat = 0
+            beat += 1
+            if beat >= _BREATHE_EVERY:
+                beat = 0
                 await checkpoint()
+                self._host = cid
                 continue
-            self._host = cid
             coro = a.coro
             try:
                 y = coro.send(None)

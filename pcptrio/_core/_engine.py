@@ -117,6 +117,7 @@ import contextvars
 import os
 import sysconfig
 import traceback
+import types
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -130,7 +131,7 @@ from trio.lowlevel import (
 )
 
 from ._actor import INHERIT, Actor, ActorState
-from ._baton import BatonMixin, RunOver, _abort, _call_model, _suspend
+from ._baton import _SWITCH, BatonMixin, RunOver, _abort, _call_model
 from ._clock import ClockMixin, _Sleep
 from ._errors import ModelError, ReplayDrift
 from ._guard import _INTERRUPTS, GuardMixin, RunTimeout, _interrupt_of
@@ -272,14 +273,20 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             raise ModelError(f"{self.current.name} runs without a CPU")
         return c
 
+    # A generator-based coroutine (``types.coroutine``), not ``async def``: awaiting it is
+    # one frame, and a switch yields straight to the CPU task (the hottest path there is).
     @enable_ki_protection
-    async def point(self, event: str, **fields: Any) -> None:
-        """A scheduling point: record one trace event, then let the scheduler pick who goes on."""
+    @types.coroutine
+    def point(self, event: str, **fields: Any) -> Generator[Any, Any, None]:
+        """``await e.point(event, **fields)``: a scheduling point: record one trace event, then
+        let the scheduler pick who goes on."""
         a = self._cur
         if self.finished or a is None:
             raise RunOver
         if self.now != self._front:
-            await self._catch_up(a)  # ran ahead: a non-local step waits for the machine's time
+            yield from self._catch_up(
+                a
+            ).__await__()  # ran ahead: a non-local step waits for the machine's time
         self._trace_step(a, event, fields)
         if self._step_hooks or self.step >= self._limit:
             self._after_step()
@@ -287,12 +294,14 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             self._take_off(a)  # rebound elsewhere while running: moves at a preemptible point
         cands = self._cands
         if a.cpu is None or not cands:
-            await self._yield_blocked(a)
+            yield from self._yield_blocked(a).__await__()
             return
         n = len(cands)
         if n == 1:
             if a.bound is None and not (a.preempt_count or a.irq_disabled):
-                await self._maybe_migrate(a)  # alone, but it may still be moved elsewhere
+                yield from self._maybe_migrate(
+                    a
+                ).__await__()  # alone, but it may still be moved elsewhere
             return
         # _pick(), inlined: this is the hottest path of the emulator.
         try:
@@ -305,7 +314,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         nxt = cands[i]
         if nxt is a:
             if a.bound is None and not (a.preempt_count or a.irq_disabled):
-                await self._maybe_migrate(a)
+                yield from self._maybe_migrate(a).__await__()
             return
         self.preemptions += 1
         self._preempted.append((len(self._decisions) - 1, self.step))
@@ -328,7 +337,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
                 self._switch_in(nxt)
         self.switches += 1
         self._cur = nxt
-        await _suspend()  # to the CPU task, which runs nxt (here, or hands over to its CPU)
+        yield _SWITCH  # to the CPU task, which runs nxt (here, or hands over to its CPU)
         if self.finished:
             raise RunOver
 

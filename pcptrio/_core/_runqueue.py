@@ -48,7 +48,12 @@ class RunQueueMixin(EngineState):
 
     def _refresh(self, a: Actor) -> None:
         """Put ``a`` in the candidate set or take it out, as its state now says."""
-        e = self._eligible(a)
+        if a.state is not RUNNABLE or a.interrupted:  # _eligible(a), inlined: a hot path
+            e = False
+        elif a.cpu is not None:
+            e = True
+        else:
+            e = self._eligible(a)
         if e is a.cand:
             return
         a.cand = e
@@ -196,7 +201,8 @@ class RunQueueMixin(EngineState):
         c.curr = a
         a.cpu = cpu
         a.last_cpu = cpu
-        self._refresh(a)
+        if not a.cand:
+            self._refresh(a)
         if not same:
             self._cpu_changed(cpu)
 
@@ -232,7 +238,7 @@ class RunQueueMixin(EngineState):
                 self._refresh(back)
         elif c.curr is a:
             c.curr = None
-        self._refresh(a)
+        # ``a`` blocked or ended: its caller has taken it out of the candidate set already.
         self._cpu_changed(cpu)
 
     def _set_blocked(self, a: Actor, holds_cpu: bool) -> None:

@@ -102,7 +102,6 @@ class EngineState:
         self._runner: Any = None
         self._runner_parked = False
         self._host = 0  # the CPU whose task drives the running thread
-        self._beat = 0  # thread switches since the driving CPU task last let trio run
         self._due: list[tuple[int, Due]] = []  # popped timer entries due now, not fired yet
         self._due_at = 0  # their deadline
         self._due_cancels = 0  # timers.cancels when _due was last checked
