@@ -269,9 +269,12 @@ async def _hog_work(m: Machine, a: ActorSpec, where: str) -> None:
         m.stimulus_begin("hog")
         spent = 0
         while spent < total:
-            await e.spend(slice_ns)  # busy: still "running" for concurrency management
+            # Busy: still "running" for concurrency management, and CPU-local (it touches
+            # nothing shared, so it runs ahead while nothing else is due).
+            await e.spend(slice_ns, local=True)
             spent += slice_ns
-            await e.point("cond_resched")
+            # cond_resched(): schedules only if something waits for this CPU (need_resched).
+            await e.preempt_point("cond_resched")
         m.stimulus_end("hog")
 
     await m.queue_work_on(cpu, m.system_wq, WorkStruct(hog, "hog_work_fn", "hog"))
@@ -284,7 +287,7 @@ async def _alloc(m: Machine, a: ActorSpec, where: str) -> None:
     async def one(cpu: int) -> None:
         for _ in range(int(a.get("count", 8))):
             await m.alloc_pages(GFP_KERNEL, zone=zone)
-            await e.spend(int(a.get("think_ns", 1000)))
+            await e.spend(int(a.get("think_ns", 1000)), local=True)  # think time
 
     await _spread(m, select_cpus(a.get("cpus", "all"), m.nr_cpus, where), one, "alloc")
 
