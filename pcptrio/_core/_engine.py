@@ -524,6 +524,24 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             if self.now != self._front:
                 await self._catch_up(a)
             until = self.now + ns
+            if (
+                len(self._cands) == 1
+                and not self._waiting
+                and not self._due
+                and not self._step_hooks
+                and self._stop is None
+                and (self.max_time_ns is None or until <= self.max_time_ns)
+            ):
+                nd = self.timers.next_deadline()
+                if nd is None or nd > until:
+                    # Alone, and nothing due until the wait ends: blocking, firing its
+                    # wake-up (no tie, no decision) and resuming it (the only candidate, no
+                    # decision) would come to this, a step and a jump of time.
+                    self._trace_step(a, event, fields)
+                    self.now = self._front = until
+                    if self.step >= self._limit:
+                        self._after_step()
+                    return
             self.timers.add_wake(until, a)
         try:
             await self._wait(a, _Sleep(until, True), event, True, fields)
