@@ -8,11 +8,14 @@ Prints, in one run (median of --reps repetitions, each measurement in this proce
 * raw trio checkpoint (one task, and two tasks alternating) and a raw
   park/reschedule ping-pong between two tasks (the floor of a switch)
 * bare Python: the same loop calling a plain method (the ratio's denominator)
+* flat in CPU count: switch (two actors on CPU 0), hand-over (actors on CPU 0 and the last
+  CPU) and spawn + join on machines of ``--cpus-list`` CPUs (default 2, 64, 1024)
 
 GC: ``--gc tuned`` (default) raises the generation-0 threshold for the measured region, as
 the campaign workers do (``pcptrio._core.quiet_gc``); ``--gc default`` leaves CPython's.
 
-    python scripts/bench_engine.py [--n 200000] [--reps 5] [--gc tuned|default] [--json]
+    python scripts/bench_engine.py [--n 200000] [--reps 5] [--gc tuned|default]
+        [--cpus-list 2,64,1024] [--json]
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ def same_actor(n: int) -> float:
     return (time.perf_counter() - t) / n
 
 
-def switch(n: int) -> float:
-    e = Engine(cpus=1, scheduler=RandomScheduler(1, switch_p=1.0), max_steps=10**12)
+def switch(n: int, cpus: int = 1) -> float:
+    e = Engine(cpus=cpus, scheduler=RandomScheduler(1, switch_p=1.0), max_steps=10**12)
 
     async def loop() -> None:
         for _ in range(n // 2):
@@ -56,16 +59,34 @@ def switch(n: int) -> float:
 
     async def main() -> None:
         async with e.open_nursery() as nur:
-            nur.start_soon(loop, name="a")
-            nur.start_soon(loop, name="b")
+            nur.start_soon(loop, name="a", cpu=0)
+            nur.start_soon(loop, name="b", cpu=0)
 
     t = time.perf_counter()
     r = trio.run(e.run, main)
     return (time.perf_counter() - t) / r.stats.switches
 
 
-def spawn_join(n: int) -> float:
-    e = Engine(cpus=1, max_steps=10**12)
+def handover(n: int, cpus: int = 2) -> float:
+    """Two actors on CPU 0 and on the last CPU, switching at every point."""
+    e = Engine(cpus=cpus, scheduler=RandomScheduler(1, switch_p=1.0), max_steps=10**12)
+
+    async def loop() -> None:
+        for _ in range(n // 2):
+            await e.point("p")
+
+    async def main() -> None:
+        async with e.open_nursery() as nur:
+            nur.start_soon(loop, name="a", cpu=0)
+            nur.start_soon(loop, name="b", cpu=cpus - 1)
+
+    t = time.perf_counter()
+    r = trio.run(e.run, main)
+    return (time.perf_counter() - t) / r.stats.switches
+
+
+def spawn_join(n: int, cpus: int = 1) -> float:
+    e = Engine(cpus=cpus, max_steps=10**12)
 
     async def child() -> None:
         await e.point("c")
@@ -153,6 +174,11 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--gc", choices=["tuned", "default"], default="tuned")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--cpus-list",
+        default="2,64,1024",
+        help="CPU counts of the flatness sweep (switch, hand-over, spawn+join per machine size)",
+    )
     args = ap.parse_args()
     benches: list[tuple[str, Callable[[int], float], int]] = [
         ("same-actor point", same_actor, args.n),
@@ -185,8 +211,24 @@ def main() -> None:
         "actor switch / raw park-reschedule": res["actor switch"]["median_ns"]
         / res["raw park/reschedule switch"]["median_ns"],
     }
+    sweep: dict[str, dict[str, float]] = {}
+    for cpus in [int(x) for x in args.cpus_list.split(",") if x]:
+        row: dict[str, float] = {}
+        for name, fn2, n in (
+            ("switch", switch, args.n),
+            ("hand-over", handover, args.n),
+            ("spawn+join", spawn_join, max(1, args.n // 20)),
+        ):
+            samples = []
+            for _ in range(args.reps):
+                gc.collect()
+                with quiet_gc(enabled=args.gc == "tuned"):
+                    samples.append(fn2(n, max(cpus, 2) if name == "hand-over" else cpus))
+            row[name] = statistics.median(samples) * 1e9
+        sweep[str(cpus)] = row
     if args.json:
-        print(json.dumps({"gc": args.gc, "results": res, "ratios": ratios}, indent=2))
+        out = {"gc": args.gc, "results": res, "ratios": ratios, "cpus": sweep}
+        print(json.dumps(out, indent=2))
         return
     print(f"pcptrio engine benchmark (gc={args.gc}, n={args.n}, median of {args.reps})")
     for name, r in res.items():
@@ -197,6 +239,13 @@ def main() -> None:
         )
     for k, v in ratios.items():
         print(f"  {k:<38} {v:6.2f}x")
+    if sweep:
+        print("  flat in CPU count (ns, median):  cpus   switch  hand-over  spawn+join")
+        for cpus, row in sweep.items():
+            print(
+                f"  {'':32}{cpus:>5} {row['switch']:8.0f} {row['hand-over']:10.0f}"
+                f" {row['spawn+join']:11.0f}"
+            )
 
 
 if __name__ == "__main__":

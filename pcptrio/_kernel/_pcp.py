@@ -457,8 +457,7 @@ async def free_pcp_page(m: Machine, pfn: int, cold: bool = False) -> None:
 async def free_one_page(m: Machine, zone: Zone, pfn: int, order: int) -> None:
     """``free_one_page()``: straight to the buddy under ``zone->lock``."""
     flags = await zone.lock.lock_irqsave()
-    for p in range(pfn, pfn + (1 << order)):
-        m.pagemap.alloc_to_buddy(p)
+    m.pagemap.alloc_to_buddy_block(pfn, 1 << order)
     zone.free_one_page(pfn, order)
     await zone.lock.unlock_irqrestore(flags)
 
@@ -469,9 +468,7 @@ async def rmqueue_buddy(m: Machine, zone: Zone, order: int, mt: int, owner: str)
     flags = await zone.lock.lock_irqsave()
     pfn = zone.rmqueue_smallest(order)
     if pfn is not None:
-        for p in range(pfn, pfn + (1 << order)):
-            m.pagemap.buddy_to_alloc(p, owner)
-            m.pagemap.mt[p] = mt
+        m.pagemap.buddy_to_alloc_block(pfn, 1 << order, owner, mt)
     await zone.lock.unlock_irqrestore(flags)
     return pfn
 
