@@ -117,6 +117,7 @@ class CPU:
     # trio plumbing: the CPU's trio task (``cpu<N>``), parked while another CPU holds the
     # baton; ``baton`` hands it over before the task has first parked.
     task: Task | None = None
+    started: bool = False
     parked: bool = False
     baton: bool = False
 

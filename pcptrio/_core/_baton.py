@@ -105,13 +105,19 @@ class BatonMixin(EngineState):
 
     @enable_ki_protection
     def _pass_baton(self, cpu: int) -> None:
-        """Make CPU ``cpu``'s task the one trio runs next (the caller then parks or ends)."""
+        """Make CPU ``cpu``'s task the one trio runs next (the caller then parks or ends).  A
+        CPU's task starts the first time it gets the baton, so a big machine whose CPUs are
+        mostly idle costs nothing per idle CPU."""
         c = self.cpus[cpu]
         if c.parked:
             c.parked = False
             reschedule(c.task)  # type: ignore[arg-type]  # parked implies task is set
-        else:
-            c.baton = True
+            return
+        c.baton = True
+        if not c.started:
+            c.started = True
+            assert self._root is not None
+            self._root.start_soon(self._cpu_task, c, name=f"cpu{c.id}")
 
     async def _to_host(self, a: Actor) -> None:
         """``a`` goes on running, but on another CPU than the task driving it: hand over."""

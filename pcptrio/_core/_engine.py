@@ -7,7 +7,8 @@ trio decides the order of runnable tasks itself (it reverses each batch with pro
 by object addresses.  None of that may leak into a run.  So, like loom, Shuttle and Coyote, the
 engine keeps exactly one task runnable *in trio* at any time: the one holding the baton.
 
-The trio tasks are the CPUs (``cpu0`` … ``cpuN`` under the run's nursery), not the threads.
+The trio tasks are the CPUs (``cpu0`` … ``cpuN`` under the run's nursery, each started when
+its CPU first runs a thread), not the threads.
 A simulated thread (an :class:`Actor`: a workload task, a kworker, the rescuer, an interrupt
 handler) is a coroutine that the CPU task it runs on drives by hand (``coro.send``).  When the
 running thread reaches a scheduling point and the scheduler picks another thread, the thread
@@ -753,8 +754,6 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             async with trio.open_nursery() as root:
                 self._root = root
                 self._runner = current_task()
-                for c in self.cpus:
-                    root.start_soon(self._cpu_task, c, name=f"cpu{c.id}")
                 try:
                     self.spawn(main, *args, name="main", cpu=cpu)
                     try:
