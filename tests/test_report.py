@@ -245,7 +245,7 @@ async def test_liveness_report_shows_the_stuck_drain_graph_and_folds_the_hog_loo
     text = failure_report(r, rows=coll.rows)
     assert "wait-for graph (when the oracle fired):" in text
     assert "held by  pool 6 (cpus=3 flags=0x0 nice=0)" in text
-    assert re.search(r"⋮ the 2 steps above, \d+ more times \(steps \d+–\d+\)", text)
+    assert re.search(r"⋮ the (\d+ )?steps? above, \d+ more times \(steps \d+–\d+\)", text)
     assert "flush_work work=pcpu_drain[3]" in text
     assert len(event_rows(text)) <= 65  # 60 units, the violation and context, a fold's rows
     assert len(text.splitlines()) < 200
