@@ -165,10 +165,6 @@ def current_engine() -> Engine:
         raise RuntimeError("not inside a pcptrio run") from None
 
 
-#: Most actors (threads, interrupts) one run may create: a budget like steps and time.
-MAX_ACTORS = 100_000
-
-
 class Waitable(Protocol):
     """Anything an actor can block on; it names itself and who holds it (wait-for graph)."""
 
@@ -395,11 +391,14 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         """
         if self.finished:
             raise RunOver
-        self.check_local("spawn")
+        if self.now != self._front:
+            self.check_local("spawn")
         if cpu is INHERIT:
             cpu = self._cur.bound if self._cur is not None else 0
-        self._check_cpu(cpu)
-        self._count_spawn()
+        elif cpu is not None and not 0 <= cpu < len(self.cpus):
+            self._check_cpu(cpu)
+        if len(self.actors) >= self._actor_cap:
+            self._count_spawn()
         a = Actor(self._unique(name), len(self.actors), cpu, daemon)
         self._launch(a, fn, args, nursery)
         self.emit("spawn", child=a.name, bound=cpu)
@@ -969,7 +968,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
     def _count_spawn(self) -> None:
         """A spawn is not a step, so the step budget alone cannot stop a runaway count of
         actors: each one counts against the step budget too (and against MAX_ACTORS)."""
-        if len(self.actors) >= min(self.max_steps, MAX_ACTORS):
+        if len(self.actors) >= self._actor_cap:
             self._finish_budget("actors")
             raise RunOver
 

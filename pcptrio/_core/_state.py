@@ -23,6 +23,9 @@ from ._values import Outcome, Violation
 if TYPE_CHECKING:
     pass
 
+#: Most actors (threads, interrupts) one run may create: a budget like steps and time.
+MAX_ACTORS = 100_000
+
 #: How far (virtual ns) a thread's CPU-local steps may run past the earliest pending local
 #: wake-up of another thread (engine module docstring, "Local clocks").
 LOOKAHEAD_NS = 20_000
@@ -116,6 +119,8 @@ class EngineState:
     @max_steps.setter
     def max_steps(self, n: int) -> None:
         self._max_steps = n
+        # Most actors a run may create: the step budget, and at most MAX_ACTORS.
+        self._actor_cap = min(n, MAX_ACTORS)
         if self._stop is None:
             self._limit = n
 
