@@ -273,7 +273,8 @@ async def _hog_work(m: Machine, a: ActorSpec, where: str) -> None:
             # nothing shared, so it runs ahead while nothing else is due).
             await e.spend(slice_ns, local=True)
             spent += slice_ns
-            # cond_resched(): schedules only if something waits for this CPU (need_resched).
+            # cond_resched(): kernel/sched/core.c __cond_resched() schedules only
+            # "if (should_resched(0))", i.e. when something waits for this CPU.
             await e.preempt_point("cond_resched")
         m.stimulus_end("hog")
 
