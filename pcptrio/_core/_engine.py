@@ -597,36 +597,36 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
     # CPU state of the current actor --------------------------------------------------
 
     def preempt_disable(self) -> None:
-        a = self.current
-        a.preempt_count += 1
-        if self._waiting:
+        a = self._cur or self.current  # (current raises outside a step)
+        a.preempt_count = n = a.preempt_count + 1
+        if n == 1 and not a.irq_disabled and self._waiting:  # its CPU just closed
             self._cpu_changed(a.cpu)
 
     def preempt_enable(self) -> None:
-        a = self.current
+        a = self._cur or self.current  # (current raises outside a step)
         if a.preempt_count <= 0:
             raise ModelError(f"{a.name}: preempt_enable() without preempt_disable()")
-        a.preempt_count -= 1
-        if self._waiting:
+        a.preempt_count = n = a.preempt_count - 1
+        if n == 0 and not a.irq_disabled and self._waiting:  # its CPU just opened
             self._cpu_changed(a.cpu)
 
     def local_irq_save(self) -> int:
         """Disable local IRQs; returns the previous nesting depth (``flags``)."""
-        a = self.current
+        a = self._cur or self.current  # (current raises outside a step)
         flags = a.irq_disabled
         a.irq_disabled = flags + 1
-        if self._waiting:
+        if not flags and self._waiting:  # IRQs just went off here (and maybe preemption)
             self._cpu_changed(a.cpu)
         return flags
 
     def local_irq_restore(self, flags: int) -> None:
-        a = self.current
+        a = self._cur or self.current  # (current raises outside a step)
         if a.irq_disabled != flags + 1:
             raise ModelError(
                 f"{a.name}: local_irq_restore({flags}) does not match depth {a.irq_disabled}"
             )
         a.irq_disabled = flags
-        if self._waiting:
+        if not flags and self._waiting:  # IRQs just came back on here
             self._cpu_changed(a.cpu)
 
     # CPUs ----------------------------------------------------------------------------

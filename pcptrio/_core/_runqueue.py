@@ -242,7 +242,8 @@ class RunQueueMixin(EngineState):
         self._cpu_changed(cpu)
 
     def _set_blocked(self, a: Actor, holds_cpu: bool) -> None:
-        self._drop_waiter(a)
+        if a.cpu is None:  # (the running thread holds a CPU: it waits for none)
+            self._drop_waiter(a)
         a.state = BLOCKED
         a.holds_cpu = holds_cpu
         self._refresh(a)

@@ -75,8 +75,11 @@ class PCTScheduler(Scheduler):
                 self._prio[current.seq] = float(self._next_cp)
         best = 0
         best_p = -1.0
+        prio = self._prio
         for i, a in enumerate(cands):
-            p = self._priority(a)
+            p = prio.get(a.seq)
+            if p is None:
+                p = self._priority(a)  # first seen: draws its initial priority
             if p > best_p:
                 best, best_p = i, p
         return best
