@@ -281,9 +281,8 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         if self.finished or a is None:
             raise RunOver
         if self.now != self._front:
-            yield from self._catch_up(
-                a
-            ).__await__()  # ran ahead: a non-local step waits for the machine's time
+            # It ran ahead: a non-local step waits for the machine's time.
+            yield from self._catch_up(a).__await__()
         self._trace_step(a, event, fields)
         if self._step_hooks or self.step >= self._limit:
             self._after_step()
@@ -296,9 +295,8 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         n = len(cands)
         if n == 1:
             if a.bound is None and not (a.preempt_count or a.irq_disabled):
-                yield from self._maybe_migrate(
-                    a
-                ).__await__()  # alone, but it may still be moved elsewhere
+                # Alone, but it may still be moved elsewhere.
+                yield from self._maybe_migrate(a).__await__()
             return
         # _pick(), inlined: this is the hottest path of the emulator.
         try:
