@@ -50,7 +50,8 @@ def same_actor(n: int) -> float:
     return (time.perf_counter() - t) / n
 
 
-def switch(n: int, cpus: int = 1) -> float:
+def _alternate(n: int, cpus: int, second_cpu: int) -> float:
+    """Two actors, on CPU 0 and ``second_cpu``, switching at every point: time per switch."""
     e = Engine(cpus=cpus, scheduler=RandomScheduler(1, switch_p=1.0), max_steps=10**12)
 
     async def loop() -> None:
@@ -60,29 +61,21 @@ def switch(n: int, cpus: int = 1) -> float:
     async def main() -> None:
         async with e.open_nursery() as nur:
             nur.start_soon(loop, name="a", cpu=0)
-            nur.start_soon(loop, name="b", cpu=0)
+            nur.start_soon(loop, name="b", cpu=second_cpu)
 
     t = time.perf_counter()
     r = trio.run(e.run, main)
     return (time.perf_counter() - t) / r.stats.switches
+
+
+def switch(n: int, cpus: int = 1) -> float:
+    """A thread switch on one CPU (both actors on CPU 0)."""
+    return _alternate(n, cpus, 0)
 
 
 def handover(n: int, cpus: int = 2) -> float:
-    """Two actors on CPU 0 and on the last CPU, switching at every point."""
-    e = Engine(cpus=cpus, scheduler=RandomScheduler(1, switch_p=1.0), max_steps=10**12)
-
-    async def loop() -> None:
-        for _ in range(n // 2):
-            await e.point("p")
-
-    async def main() -> None:
-        async with e.open_nursery() as nur:
-            nur.start_soon(loop, name="a", cpu=0)
-            nur.start_soon(loop, name="b", cpu=cpus - 1)
-
-    t = time.perf_counter()
-    r = trio.run(e.run, main)
-    return (time.perf_counter() - t) / r.stats.switches
+    """A hand-over between CPUs (actors on CPU 0 and on the last CPU)."""
+    return _alternate(n, cpus, cpus - 1)
 
 
 def spawn_join(n: int, cpus: int = 1) -> float:
