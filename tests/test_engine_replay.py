@@ -188,3 +188,59 @@ async def test_trace_events_go_through_structlog_when_a_logger_is_attached() -> 
         }
     ]
     assert len(logs) == len(r.trace)
+
+
+async def _staggered_run(
+    swap: bool, scheduler: Scheduler, expect: tuple[int, ...] | None = None
+) -> RunResult:
+    """Three workers start 0, 1 and 2 µs in; ``swap`` swaps the start times of workers 1 and
+    2.  The two runs have the same shape (every decision has the same number of options),
+    but at each decision the other one of the two is among the candidates."""
+    e = Engine(cpus=3, scheduler=scheduler)
+    e.expect_choices = expect
+    delays = [0, 2000, 1000] if swap else [0, 1000, 2000]
+
+    async def worker(i: int) -> None:
+        await e.sleep(delays[i])
+        for _ in range(100):
+            await e.point("w")
+            await e.point("w")
+            await e.spend(100, "w")
+
+    async def main() -> None:
+        async with e.open_nursery() as n:
+            for i in range(3):
+                n.start_soon(worker, i, name=f"w{i}", cpu=i)
+
+    return await e.run(main)
+
+
+async def test_strict_replay_notices_other_candidates_with_the_same_counts() -> None:
+    """The recorded choice-set digests catch a run whose decisions have the same numbers of
+    options as the recording but other candidates: counting options alone replays it
+    silently as another run."""
+    rec = await _staggered_run(False, RandomScheduler(5, switch_p=0.5))
+    assert rec.outcome is Outcome.OK and len(rec.choices) >= 2
+    same = await _staggered_run(False, ReplayScheduler(rec.decision_list), rec.choices)
+    assert same.outcome is Outcome.OK and same.trace_sha256 == rec.trace_sha256
+    blind = await _staggered_run(True, ReplayScheduler(rec.decision_list))  # counts only
+    assert blind.outcome is Outcome.OK and blind.trace_sha256 != rec.trace_sha256
+    other = await _staggered_run(True, ReplayScheduler(rec.decision_list), rec.choices)
+    assert other.outcome is Outcome.ERROR
+    assert other.error is not None and other.error.startswith("replay drift"), other.error
+
+
+def test_a_token_carries_its_choice_digests_and_a_strict_replay_checks_them() -> None:
+    """A run's token records its choice-set digests; the token replays to the same trace, and
+    the same decisions with a changed digest are a replay drift, not another run."""
+    from pcptrio._explore import make_run_spec, replay, run_spec, token_of
+
+    r = run_spec(make_run_spec("shared-mask-race", "wq-rfc", {"cpus": 4}), RandomScheduler(4))
+    tok = token_of(r)
+    spec, decisions = decode_token(tok)
+    assert spec["choices"] == list(r.choices)
+    assert replay(tok).trace_sha256 == r.trace_sha256
+    bent = encode_token({**spec, "choices": [c ^ 1 for c in spec["choices"]]}, decisions)
+    again = replay(bent)
+    assert again.outcome is Outcome.ERROR
+    assert again.error is not None and again.error.startswith("replay drift"), again.error

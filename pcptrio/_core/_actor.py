@@ -75,6 +75,8 @@ class Actor:
     on_wake: Callable[[Actor], None] | None = None
     # Whether the actor is in the engine's candidate set (it may take the next step).
     cand: bool = False
+    # Its share of the candidate set's fingerprint (a hash of seq; see _runqueue).
+    fp: int = 0
     # The pending wake-up of a spend/sleep in the engine's timer heap (0: none).
     wake_seq: int = 0
     # The thread's coroutine, driven by hand by the CPU task it runs on (None once done).

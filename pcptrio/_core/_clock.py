@@ -19,6 +19,7 @@ from trio.lowlevel import (
 from ._actor import Actor, ActorState
 from ._baton import RunOver
 from ._errors import ModelError
+from ._runqueue import actor_fp
 from ._state import EngineState
 from ._time import Timer
 
@@ -150,7 +151,11 @@ class ClockMixin(EngineState):
             self._due_at = deadline
         # Timers due at the same instant fire one at a time, in an order the scheduler picks;
         # the others wait in ``_due`` (still pending, still counted by the heap).
-        k = 0 if len(due) == 1 else self._decide("timer", len(due), None)
+        if len(due) == 1:
+            k = 0
+        else:  # which of the tied timers fires: a decision among them (by their seqs)
+            self._note_choice(sum(actor_fp(seq) for seq, _ in due) & 0xFFFFFFFF)
+            k = self._decide("timer", len(due), None)
         _, x = due.pop(k)
         if deadline > self.now:
             self.now = self._front = deadline

@@ -79,6 +79,16 @@ through local steps is released at its holder's clock.  Virtual time stays paral
 busy for 1 ms each end at 1 ms, not 2.  Run-ahead depends only on the run's state, so it is
 as deterministic as the rest.
 
+Replay checks the choice sets
+-----------------------------
+A decision is recorded as (label, number of options, choice); a strict replay that meets
+another number stops with "replay drift".  Edited model code can also offer as many options
+among *other* actors, and the same choice then means another thread.  So the candidate set
+carries a fingerprint, kept in step with the set (``_runqueue``), and every decision folds it
+(or the tied timers' one) into a digest recorded every 64 decisions and at the end
+(``RunResult.choices``, carried by tokens).  A strict replay with ``expect_choices`` compares
+them and reports a drift within 64 decisions of where the runs part.
+
 A wrong declaration must not silently drop interleavings: while a thread runs ahead, waking
 another thread, spawning, raising an interrupt, hotplugging a CPU, or touching another CPU's
 PCP (checked by the PCP) is a ``ModelError`` that names the step (``check_local``).
@@ -138,7 +148,7 @@ from ._errors import ModelError, ReplayDrift
 from ._guard import _INTERRUPTS, GuardMixin, RunTimeout, _interrupt_of
 from ._nursery import EngineNursery
 from ._result import RunResult, RunStatistics
-from ._runqueue import RunQueueMixin
+from ._runqueue import CHOICE_MARK, RunQueueMixin, actor_fp, fold_choice
 from ._time import TimerHeap
 from ._values import Outcome, Violation
 from ._waitgraph import build_wait_graph
@@ -299,6 +309,10 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
                 yield from self._maybe_migrate(a).__await__()
             return
         # _pick(), inlined: this is the hottest path of the emulator.
+        self._n_choices = k = self._n_choices + 1
+        self._choices = h = fold_choice(self._choices, self._cand_fp)
+        if not k % CHOICE_MARK:
+            self._mark_choices(h)
         try:
             i = self.scheduler.pick_actor(cands, a, self.step)
         except ReplayDrift as exc:
@@ -712,6 +726,19 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             finally:
                 self._unwind_all()
                 self.scheduler.end_run(self.step)
+            want = self.expect_choices
+            if (
+                want
+                and len(want) == len(self._choice_marks) + 1
+                and want[-1] != self._choices
+                and self.outcome is not Outcome.ERROR
+            ):
+                self.error = (
+                    "replay drift at the end of the run: the candidates differed from the "
+                    "recording (with the same numbers of options)"
+                )
+                self.outcome = Outcome.ERROR
+                self.violation = None
         finally:
             unguard()
             _current.reset(token)
@@ -807,6 +834,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             raise RuntimeError("spawn() needs a running engine (inside Engine.run)")
         self.actors.append(a)
         a.state = RUNNABLE
+        a.fp = actor_fp(a.seq)
         self._add_waiter(a)
         self._refresh(a)
         if not a.daemon:
@@ -908,6 +936,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         return None
 
     def _pick(self, cands: list[Actor], cur: Actor | None) -> Actor:
+        self._note_choice(self._cand_fp)
         try:
             i = self.scheduler.pick_actor(cands, cur, self.step)
         except ReplayDrift as exc:
@@ -921,6 +950,26 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             self.preemptions += 1
             self._preempted.append((len(self._decisions) - 1, self.step))
         return nxt
+
+    def _note_choice(self, fp: int) -> None:
+        """A decision among a set of fingerprint ``fp`` (candidates, or tied timers)."""
+        self._n_choices = k = self._n_choices + 1
+        self._choices = h = fold_choice(self._choices, fp)
+        if not k % CHOICE_MARK:
+            self._mark_choices(h)
+
+    def _mark_choices(self, digest: int) -> None:
+        """Record the choice-set digest; in a strict replay, compare it with the recording."""
+        marks = self._choice_marks
+        marks.append(digest)
+        want = self.expect_choices
+        if want is not None and len(marks) < len(want) and want[len(marks) - 1] != digest:
+            raise ReplayDrift(
+                self.step,
+                "the recorded candidates",
+                f"other candidates (same numbers of options) within the last {CHOICE_MARK} "
+                "decisions",
+            )
 
     def _decide(self, label: str, n: int, weights: Sequence[float] | None) -> int:
         try:
@@ -1018,6 +1067,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             error=self.error,
             budget=self.budget,
             decisions=tuple(self._decisions),
+            choices=(*self._choice_marks, self._choices),
             preempted=tuple(self._preempted),
             trace=self.trace,
             stats=stats,

@@ -56,6 +56,9 @@ class RunResult:
     wait_graph: dict[str, Any] | None = None
     #: (decision index, step) of each preemption (a sched decision that switched away from an
     #: actor that could have gone on).
+    #: Digests of the candidate sets at every 64th sched decision, and at the end (the
+    #: engine's _runqueue): tokens carry them so a strict replay can check them.
+    choices: tuple[int, ...] = ()
     preempted: tuple[tuple[int, int], ...] = ()
     #: Filled by higher layers (scenario, design, metrics, token, ...).
     extra: dict[str, Any] = attrs.field(factory=dict)

@@ -27,6 +27,24 @@ DONE = ActorState.DONE
 #: Probability that an unbound actor continuing at a preemptible point migrates.
 MIGRATE_P = 0.2
 
+# The candidate set's fingerprint: the sum (mod 2^32) of a hash of each member's seq, kept up
+# to date in _refresh, so knowing it costs nothing per step.  At every sched decision it is
+# folded into a digest of the run's choice sets; every CHOICE_MARK decisions (and at the end)
+# the digest is recorded, and tokens carry the record: a strict replay then notices when the
+# candidates differ from the recording even where their number is the same.
+_MASK = 0xFFFFFFFF
+CHOICE_MARK = 64
+
+
+def actor_fp(seq: int) -> int:
+    """An actor's share of the fingerprint (Fibonacci hashing of its seq)."""
+    return ((seq + 1) * 0x9E3779B1) & _MASK
+
+
+def fold_choice(digest: int, fp: int) -> int:
+    """The digest after one more decision among a set of fingerprint ``fp`` (FNV-style)."""
+    return ((digest * 16777619) ^ fp) & _MASK
+
 
 class RunQueueMixin(EngineState):
     """The candidate set (part of :class:`~pcptrio._core.Engine`)."""
@@ -62,9 +80,11 @@ class RunQueueMixin(EngineState):
         if e:
             keys.insert(i, a.seq)
             self._cands.insert(i, a)
+            self._cand_fp = (self._cand_fp + a.fp) & _MASK
         else:
             del keys[i]
             del self._cands[i]
+            self._cand_fp = (self._cand_fp - a.fp) & _MASK
 
     def _cpu_changed(self, cpu: int | None) -> None:
         """CPU ``cpu`` may have opened or closed (its ``curr``, that one's preemption or IRQ

@@ -97,6 +97,14 @@ class EngineState:
         self._cand_keys: list[int] = []
         self._unbound: dict[Actor, None] = {}  # runnable unbound actors waiting for a CPU
         self._waiting = 0  # runnable actors that are off-CPU (and not interrupted)
+        # The candidate set's fingerprint (sum of members' fp), kept with the set, and the
+        # digest of the fingerprints at every sched decision so far (see _runqueue).
+        self._cand_fp = 0
+        self._choices = 0
+        self._n_choices = 0
+        self._choice_marks: list[int] = []
+        #: Recorded digests a strict replay must meet (set by the caller; None: no check).
+        self.expect_choices: Sequence[int] | None = None
         self._n_open = 0  # online open CPUs, while _unbound is not empty (see _runqueue)
         self._cur: Actor | None = None
         self._live = 0  # non-daemon actors not DONE
@@ -143,3 +151,4 @@ class EngineState:
         def _set_blocked(self, a: Actor, holds_cpu: bool) -> None: ...
         async def _catch_up(self, a: Actor) -> None: ...
         def _horizon(self) -> int: ...
+        def _note_choice(self, fp: int) -> None: ...

@@ -68,6 +68,9 @@ class RunSpec:
     params: dict[str, Any]
     era: Protection
     strict: bool = False
+    #: From a token: the run's choice-set digests, which a strict replay of it must meet
+    #: (see the engine's _runqueue).  Not part of what the run is (``to_json`` leaves it out).
+    choices: tuple[int, ...] = attrs.field(default=(), eq=False)
 
     def to_json(self) -> dict[str, Any]:
         scen: Any = self.scenario.name if self.scenario.builtin else {"def": self.scenario.data}
@@ -112,7 +115,7 @@ def spec_from_json(
     processes of a campaign the user started)."""
     if not isinstance(spec, dict):
         raise TokenError("replay token has a malformed run spec (not a table)")
-    extra = sorted(set(spec) - {"pcptrio", "scenario", "design", "params", "strict"})
+    extra = sorted(set(spec) - {"pcptrio", "scenario", "design", "params", "strict", "choices"})
     if extra:
         raise TokenError(f"replay token's run spec has unknown fields: {', '.join(extra)}")
     try:
@@ -134,12 +137,20 @@ def spec_from_json(
             raise TokenError("replay token has a malformed run spec (design is not a name)")
         if not isinstance(strict, bool):
             raise TokenError("replay token has a malformed run spec (strict is not a boolean)")
+        choices = spec.get("choices", [])
+        if not (
+            isinstance(choices, list)
+            and all(type(x) is int and 0 <= x <= 0xFFFFFFFF for x in choices)
+        ):
+            raise TokenError("replay token has malformed choice-set digests")
         d = (
             resolve_design(design)
             if trusted
             else resolve_design(design, allow_import=allow_import, call_factories=False)
         )
-        return make_run_spec(scenario, d, params, strict=strict)
+        return attrs.evolve(
+            make_run_spec(scenario, d, params, strict=strict), choices=tuple(choices)
+        )
     except KeyError as exc:
         raise TokenError(f"replay token has an incomplete run spec (missing {exc})") from None
     except NotApplicable as exc:
@@ -207,6 +218,8 @@ async def run_spec_async(
         record_trace=record_trace,
     )
     m.engine.run_timeout_s = run_timeout_here(run_timeout_s)
+    if spec.choices and isinstance(scheduler, ReplayScheduler) and scheduler.strict:
+        m.engine.expect_choices = spec.choices  # the token's run, or a drift
     m.fail_page_alloc = faults["fail_page_alloc"]
     m.percpu.atomic_fail_p = faults["pcpu_atomic_fail"]
     install_design(m, spec.design)
@@ -252,7 +265,8 @@ def token_of(result: RunResult) -> str:
     only needs the tokens of the runs it reports)."""
     tok = result.extra.get("token")
     if tok is None:
-        tok = result.extra["token"] = encode_token(result.extra["spec"], result.decision_list)
+        spec = {**result.extra["spec"], "choices": list(result.choices)}
+        tok = result.extra["token"] = encode_token(spec, result.decision_list)
     return str(tok)
 
 
