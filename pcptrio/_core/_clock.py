@@ -9,6 +9,7 @@ allowed and why it stays deterministic and faithful.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,8 @@ from trio.lowlevel import (
 from ._actor import Actor, ActorState
 from ._baton import RunOver
 from ._errors import ModelError
-from ._runqueue import actor_fp
 from ._state import EngineState
-from ._time import Timer
+from ._time import Due, Timer
 
 if TYPE_CHECKING:
     from ._engine import Waitable
@@ -49,6 +49,15 @@ class _Sleep:
 
     def wait_holders(self) -> Sequence[Actor | Waitable]:
         return ()
+
+
+def _due_fp(x: Due) -> int:
+    """A tied timer's share of a timer decision's fingerprint: the woken actor's, or a
+    checksum of the timer's name (not its seq: a lone thread's wait takes no timer, so seqs
+    differ between a run and its replay with step hooks attached)."""
+    if isinstance(x, Timer):
+        return zlib.crc32(x.name.encode())
+    return x.fp
 
 
 class ClockMixin(EngineState):
@@ -153,8 +162,8 @@ class ClockMixin(EngineState):
         # the others wait in ``_due`` (still pending, still counted by the heap).
         if len(due) == 1:
             k = 0
-        else:  # which of the tied timers fires: a decision among them (by their seqs)
-            self._note_choice(sum(actor_fp(seq) for seq, _ in due) & 0xFFFFFFFF)
+        else:  # which of the tied timers fires: a decision among them
+            self._note_choice(sum(_due_fp(x) for _, x in due) & 0xFFFFFFFF)
             k = self._decide("timer", len(due), None)
         _, x = due.pop(k)
         if deadline > self.now:
