@@ -163,6 +163,17 @@ def _check_keys(
             raise _err(src, f"{where}{k}", f"unknown key{hint}; expected one of {sorted(allowed)}")
 
 
+def _subst_quick(value: Any, p: dict[str, Any]) -> Any:
+    """:meth:`ScenarioDef._subst` without the error's paths (KeyError: an unknown name)."""
+    if isinstance(value, str):
+        return p[value[1:]] if value.startswith("$") else value
+    if isinstance(value, list):
+        return [_subst_quick(v, p) for v in value]
+    if isinstance(value, dict):
+        return {k: _subst_quick(v, p) for k, v in value.items()}
+    return value
+
+
 @attrs.frozen
 class ScenarioDef:
     """A validated scenario.  ``data`` is the canonical dict (what a token carries)."""
@@ -211,15 +222,23 @@ class ScenarioDef:
         return p
 
     def _subst(self, value: Any, p: dict[str, Any], where: str) -> Any:
+        """``value`` with every ``"$name"`` replaced by parameter ``name`` (every run does
+        this: paths for the error are built only when a name is unknown)."""
+        try:
+            return _subst_quick(value, p)
+        except KeyError:
+            return self._subst_where(value, p, where)  # raises, naming the place
+
+    def _subst_where(self, value: Any, p: dict[str, Any], where: str) -> Any:
         if isinstance(value, str) and value.startswith("$"):
             key = value[1:]
             if key not in p:
                 raise _err(self.source, where, f"refers to unknown parameter {value!r}")
             return p[key]
         if isinstance(value, list):
-            return [self._subst(v, p, f"{where}[{j}]") for j, v in enumerate(value)]
+            return [self._subst_where(v, p, f"{where}[{j}]") for j, v in enumerate(value)]
         if isinstance(value, dict):
-            return {k: self._subst(v, p, f"{where}.{k}") for k, v in value.items()}
+            return {k: self._subst_where(v, p, f"{where}.{k}") for k, v in value.items()}
         return value
 
     # ------------------------------------------------------------------ building a run
