@@ -106,3 +106,16 @@ async def test_hand_over_between_cpus_is_one_trio_switch() -> None:
     assert r.outcome is Outcome.OK, r.error
     hand_overs = inst.steps.get("cpu0", 0) + inst.steps.get("cpu1", 0)
     assert r.stats.switches - 4 <= hand_overs <= r.stats.switches + 4, (inst.steps, r.stats)
+
+
+def test_a_1024_cpu_machine_drains_every_cpu() -> None:
+    """The largest machine: bench-drain on 1024 CPUs through the workqueue design queues a
+    work on every CPU at each drain and ends ok (a run at the cap, not only a refusal past
+    it)."""
+    from pcptrio._explore import make_run_spec, run_spec
+
+    spec = make_run_spec("bench-drain", "wq-4.11", {"cpus": 1024})
+    r = run_spec(spec, RandomScheduler(1), record_trace=False)
+    assert r.outcome is Outcome.OK, r.error
+    calls = r.extra["drain_calls"]
+    assert calls and all(c["works"] == 1024 for c in calls)
