@@ -484,6 +484,16 @@ class _Bars:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
+    if args.scheduler == "dfs":
+        given = [
+            f for f, v in (("--out", args.out), ("--resume", args.resume)) if v is not None
+        ] + (["--jobs"] if args.jobs is not None and args.jobs > 1 else [])
+        if given:
+            raise BadInput(
+                f"--scheduler dfs does not support {', '.join(given)}: its search runs in one "
+                "process and keeps no schedule file (use random, pct or portfolio for a "
+                "campaign streamed to a file or spread over processes)"
+            )
     spec = _spec(args)
     out = args.resume or args.out
     if args.out and args.force and pathlib.Path(args.out).exists():
@@ -496,7 +506,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         max_preemptions=args.max_preemptions,
         schedules=args.schedules or spec.scenario.schedules,
         seed=args.seed,
-        jobs=args.jobs or os.cpu_count() or 1,
+        jobs=1 if args.scheduler == "dfs" else args.jobs or os.cpu_count() or 1,
         stop_at_first=not args.all,
         run_timeout_s=args.run_timeout,
     )

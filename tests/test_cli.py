@@ -842,3 +842,20 @@ def test_negative_counts_are_bad_input(capsys: pytest.CaptureFixture[str]) -> No
     line = assert_bad_input(*cli(capsys, "run", "steady", "--design", "ipi", "--param", "ops=-5"))
     assert "parameter 'ops' of 'steady' must be within [0, 10000000], got -5" in line
     assert_bad_input(*cli(capsys, "demo", "--incs", "-1"))
+
+
+def test_dfs_refuses_the_flags_it_cannot_honour(
+    capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    """--out, --resume and --jobs N > 1 with the dfs scheduler are refused up front (exit 2),
+    not silently ignored; no file is written."""
+    base = ["explore", "shared-mask-race", "--design", "wq-4.11", "--scheduler", "dfs",
+            "--max-preemptions", "1", "--cpus", "2", "--quiet"]  # fmt: skip
+    out = tmp_path / "dfs.jsonl"
+    line = assert_bad_input(*cli(capsys, *base, "--out", str(out)))
+    assert "--scheduler dfs does not support --out" in line
+    assert not out.exists()
+    line = assert_bad_input(*cli(capsys, *base, "--jobs", "2"))
+    assert "--jobs" in line
+    rc, _ = cli(capsys, *base, "--jobs", "1")[:2]
+    assert rc == 0

@@ -596,6 +596,11 @@ def explore(
     schedules finish."""
     cfg = cfg.validate()
     if cfg.scheduler == "dfs":
+        if out is not None or resume or cfg.jobs > 1:
+            raise BadInput(
+                "the dfs scheduler runs its search in one process and keeps no schedule file: "
+                "out=, resume= and jobs > 1 are not supported with it"
+            )
         return _explore_dfs(cfg, progress)
     spec_json = cfg.spec.to_json()
     header = cfg.to_json()
