@@ -252,6 +252,11 @@ class CampaignResult:
             )
         if c.scheduler == "dfs" and self.exhausted:
             searched = f"all {self.schedules_run} schedules with <= {c.max_preemptions} preemptions"
+        elif c.scheduler == "dfs":
+            searched = (
+                f"{self.schedules_run} of the schedules with <= {c.max_preemptions} "
+                f"preemptions (search not finished: the budget of {c.schedules} ran out)"
+            )
         else:
             searched = f"{self.schedules_run} {c.scheduler_label} schedules"
         if self.verdict == "inconclusive":
