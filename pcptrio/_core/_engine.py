@@ -148,12 +148,14 @@ from ._errors import ModelError, ReplayDrift
 from ._guard import _INTERRUPTS, GuardMixin, RunTimeout, _interrupt_of
 from ._nursery import EngineNursery
 from ._result import RunResult, RunStatistics
-from ._runqueue import CHOICE_MARK, RunQueueMixin, actor_fp, fold_choice
+from ._runqueue import CHOICE_MARK, RunQueueMixin, actor_fp
 from ._time import TimerHeap
 from ._values import Outcome, Violation
 from ._waitgraph import build_wait_graph
 
 __all__ = ["INHERIT", "Engine", "RunOver", "RunTimeout", "Waitable", "current_engine"]
+
+_MARK_MASK = CHOICE_MARK - 1  # a choice at a decision index that is a multiple of it is marked
 
 T = TypeVar("T")
 E = TypeVar("E", bound=BaseException)
@@ -308,11 +310,10 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
                 # Alone, but it may still be moved elsewhere.
                 yield from self._maybe_migrate(a).__await__()
             return
-        # _pick(), inlined: this is the hottest path of the emulator.
-        self._n_choices = k = self._n_choices + 1
-        self._choices = h = fold_choice(self._choices, self._cand_fp)
-        if not k % CHOICE_MARK:
-            self._mark_choices(h)
+        # _pick(), inlined: this is the hottest path of the emulator (_note_choice, inlined).
+        self._choices += self._cand_fp
+        if not len(self._decisions) & _MARK_MASK:
+            self._mark_choices()
         try:
             i = self.scheduler.pick_actor(cands, a, self.step)
         except ReplayDrift as exc:
@@ -730,7 +731,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             if (
                 want
                 and len(want) == len(self._choice_marks) + 1
-                and want[-1] != self._choices
+                and want[-1] != self._choices & 0xFFFFFFFF
                 and self.outcome is not Outcome.ERROR
             ):
                 self.error = (
@@ -952,14 +953,15 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         return nxt
 
     def _note_choice(self, fp: int) -> None:
-        """A decision among a set of fingerprint ``fp`` (candidates, or tied timers)."""
-        self._n_choices = k = self._n_choices + 1
-        self._choices = h = fold_choice(self._choices, fp)
-        if not k % CHOICE_MARK:
-            self._mark_choices(h)
+        """A decision (the next one recorded) among a set of fingerprint ``fp``: the
+        candidates, or the tied timers."""
+        self._choices += fp
+        if not len(self._decisions) & _MARK_MASK:
+            self._mark_choices()
 
-    def _mark_choices(self, digest: int) -> None:
+    def _mark_choices(self) -> None:
         """Record the choice-set digest; in a strict replay, compare it with the recording."""
+        digest = self._choices & 0xFFFFFFFF
         marks = self._choice_marks
         marks.append(digest)
         want = self.expect_choices
@@ -1067,7 +1069,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             error=self.error,
             budget=self.budget,
             decisions=tuple(self._decisions),
-            choices=(*self._choice_marks, self._choices),
+            choices=(*self._choice_marks, self._choices & 0xFFFFFFFF),
             preempted=tuple(self._preempted),
             trace=self.trace,
             stats=stats,

@@ -28,22 +28,18 @@ DONE = ActorState.DONE
 MIGRATE_P = 0.2
 
 # The candidate set's fingerprint: the sum (mod 2^32) of a hash of each member's seq, kept up
-# to date in _refresh, so knowing it costs nothing per step.  At every sched decision it is
-# folded into a digest of the run's choice sets; every CHOICE_MARK decisions (and at the end)
-# the digest is recorded, and tokens carry the record: a strict replay then notices when the
-# candidates differ from the recording even where their number is the same.
+# to date in _refresh, so knowing it costs nothing per step.  At every sched (and timer)
+# decision it is added to a digest of the run's choice sets; the digest (mod 2^32) is recorded
+# at every decision whose index is a multiple of CHOICE_MARK, and at the end, and tokens carry
+# the record: a strict replay then notices when the candidates differ from the recording even
+# where their number is the same.
 _MASK = 0xFFFFFFFF
-CHOICE_MARK = 64
+CHOICE_MARK = 64  # a power of two
 
 
 def actor_fp(seq: int) -> int:
     """An actor's share of the fingerprint (Fibonacci hashing of its seq)."""
     return ((seq + 1) * 0x9E3779B1) & _MASK
-
-
-def fold_choice(digest: int, fp: int) -> int:
-    """The digest after one more decision among a set of fingerprint ``fp`` (FNV-style)."""
-    return ((digest * 16777619) ^ fp) & _MASK
 
 
 class RunQueueMixin(EngineState):

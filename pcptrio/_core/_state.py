@@ -101,7 +101,6 @@ class EngineState:
         # digest of the fingerprints at every sched decision so far (see _runqueue).
         self._cand_fp = 0
         self._choices = 0
-        self._n_choices = 0
         self._choice_marks: list[int] = []
         #: Recorded digests a strict replay must meet (set by the caller; None: no check).
         self.expect_choices: Sequence[int] | None = None
