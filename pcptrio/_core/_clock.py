@@ -140,11 +140,14 @@ class ClockMixin(EngineState):
         if due and timers.cancels != self._due_cancels:  # some may have been cancelled
             live = timers.live
             due[:] = [d for d in due if live(*d)]
+            self._due_fp = sum(_due_fp(x) for _, x in due)
         self._due_cancels = timers.cancels
         if due:
             deadline = self._due_at
             if timers.next_deadline() == deadline:  # added since, due at the same instant
-                due.extend(timers.pop_due(deadline))
+                more = timers.pop_due(deadline)
+                due.extend(more)
+                self._due_fp += sum(_due_fp(x) for _, x in more)
         else:
             if not timers.has_hard:
                 self._finish_deadlock()
@@ -157,15 +160,17 @@ class ClockMixin(EngineState):
                 self._finish_budget("time")
                 return
             due.extend(timers.pop_due(deadline))
+            self._due_fp = sum(_due_fp(x) for _, x in due)  # (kept as entries come and go)
             self._due_at = deadline
         # Timers due at the same instant fire one at a time, in an order the scheduler picks;
         # the others wait in ``_due`` (still pending, still counted by the heap).
         if len(due) == 1:
             k = 0
         else:  # which of the tied timers fires: a decision among them
-            self._note_choice(sum(_due_fp(x) for _, x in due) & 0xFFFFFFFF)
+            self._note_choice(self._due_fp & 0xFFFFFFFF)
             k = self._decide("timer", len(due), None)
         _, x = due.pop(k)
+        self._due_fp -= _due_fp(x)
         if deadline > self.now:
             self.now = self._front = deadline
         timers.fire(x)

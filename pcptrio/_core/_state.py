@@ -115,6 +115,7 @@ class EngineState:
         self._due: list[tuple[int, Due]] = []  # popped timer entries due now, not fired yet
         self._due_at = 0  # their deadline
         self._due_cancels = 0  # timers.cancels when _due was last checked
+        self._due_fp = 0  # their fingerprint (the sum of _clock._due_fp), kept with the list
         self._step_hooks: list[Callable[[], None]] = []
         self._finish_hooks: list[Callable[[], None]] = []
 

@@ -419,6 +419,7 @@ def shrink_failure(
         r.stats.steps,
         r.stats.preemptions,
         tuple(r.decision_list),
-        final_spec.to_json(),
+        # The strict replay's choice-set digests: its token's replay checks them.
+        {**final_spec.to_json(), "choices": list(r.choices)},
         shrink=sh,
     )
