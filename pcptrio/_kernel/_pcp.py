@@ -288,6 +288,15 @@ async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPage
 # ------------------------------------------------------------------------- fast paths
 
 
+def _check_count(m: Machine, pcp: PerCpuPages) -> None:
+    """At the end of an access by the only actor inside, count must match the lists (the
+    message is built only on a mismatch)."""
+    lists = pcp.lists
+    listed = len(lists[0]) + len(lists[1]) + len(lists[2])
+    if pcp.count != listed and len(pcp._inside) == 1:
+        _count_mismatch(m, pcp, listed)
+
+
 def _count_mismatch(m: Machine, pcp: PerCpuPages, listed: int) -> None:
     m.pagemap.report(
         PageError(
@@ -331,11 +340,7 @@ async def rmqueue_pcplist(m: Machine, zone: Zone, mt: int, owner: str) -> int | 
 
     # The body of the order-0 allocation (protection held).  Written out here rather than
     # in a helper coroutine: every scheduling point inside resumes one frame less.
-    inside = pcp._inside
-    if inside or pcp._sensors.pcp_enter:
-        pcp.enter(a)
-    else:
-        inside[a] = 1  # pcp.enter(a) when nobody is inside and no probe listens
+    pcp.enter(a)
     lst = pcp.lists[mt]
     if not lst:
         n = await rmqueue_bulk(m, zone, pcp.batch, pcp, mt)
@@ -357,15 +362,8 @@ async def rmqueue_pcplist(m: Machine, zone: Zone, mt: int, owner: str) -> int | 
         pcp.count -= 1
         pcp.allocs += 1
         m.pagemap.pcp_to_alloc(pfn, pcp.cpu, owner)
-        # At the end of an access by the only actor inside, count must match the lists.
-        lists = pcp.lists
-        listed = len(lists[0]) + len(lists[1]) + len(lists[2])
-        if pcp.count != listed and len(inside) == 1:
-            _count_mismatch(m, pcp, listed)
-    if inside.get(a) == 1:
-        del inside[a]  # pcp.exit(a) of a single entry
-    else:
-        pcp.exit(a)
+        _check_count(m, pcp)
+    pcp.exit(a)
 
     if era is SPINLOCK:
         await pcp.lock.unlock_irqrestore(flags)
@@ -411,11 +409,7 @@ async def free_pcp_page(m: Machine, pfn: int, cold: bool = False) -> None:
 
     # Link the page onto the PCP and spill a batch at ``high`` (protection held).  Written
     # out here rather than in a helper coroutine: one frame less per scheduling point.
-    inside = pcp._inside
-    if inside or pcp._sensors.pcp_enter:
-        pcp.enter(a)
-    else:
-        inside[a] = 1  # pcp.enter(a) when nobody is inside and no probe listens
+    pcp.enter(a)
     pagemap = m.pagemap
     pagemap.alloc_to_pcp(pfn, pcp.cpu)
     lst = pcp.lists[pagemap.mt.get(pfn, 1)]
@@ -434,15 +428,8 @@ async def free_pcp_page(m: Machine, pfn: int, cold: bool = False) -> None:
         await free_pcppages_bulk(m, zone, batch, pcp)
         if era is not SPINLOCK:
             pcp.count -= batch
-    # At the end of an access by the only actor inside, count must match the lists.
-    lists = pcp.lists
-    listed = len(lists[0]) + len(lists[1]) + len(lists[2])
-    if pcp.count != listed and len(inside) == 1:
-        _count_mismatch(m, pcp, listed)
-    if inside.get(a) == 1:
-        del inside[a]  # pcp.exit(a) of a single entry
-    else:
-        pcp.exit(a)
+    _check_count(m, pcp)
+    pcp.exit(a)
 
     if era is SPINLOCK:
         await pcp.lock.unlock_irqrestore(flags)
