@@ -65,7 +65,10 @@ def _alternate(n: int, cpus: int, second_cpu: int) -> float:
 
     t = time.perf_counter()
     r = trio.run(e.run, main)
-    return (time.perf_counter() - t) / r.stats.switches
+    secs = time.perf_counter() - t
+    if r.outcome != "ok" or r.stats.switches < n - 2:  # a switch at every point but the last
+        raise RuntimeError(f"the run ended {r.outcome} with {r.stats.switches} switches")
+    return secs / r.stats.switches
 
 
 def switch(n: int, cpus: int = 1) -> float:
@@ -90,8 +93,11 @@ def spawn_join(n: int, cpus: int = 1) -> float:
                 nur.start_soon(child, name=f"c{i}")
 
     t = time.perf_counter()
-    trio.run(e.run, main)
-    return (time.perf_counter() - t) / n
+    r = trio.run(e.run, main)
+    secs = time.perf_counter() - t
+    if r.outcome != "ok":
+        raise RuntimeError(f"the spawn run ended {r.outcome}")
+    return secs / n
 
 
 def raw_checkpoint(n: int) -> float:

@@ -23,7 +23,8 @@ steady       ``pcptrio run steady --design D --cpus 8 --param ops=5000 --seed 1 
 wq-fanout    queue one work on each of N CPUs and flush all (``bench_workqueue.emu_all_cpus``)
              against SimPy doing the same (``simpy_all_cpus``), µs per CPU, N = 64 and 512, in
              the same child.  Goal: <= 2x SimPy (new tree; baseline shown for information).
-switch       two actors on one CPU, random scheduler with switch_p=1.0 (a switch at every
+switch       (``scripts/bench_engine.py``'s measures, run in each tree, for this and the next two)
+             two actors on one CPU, random scheduler with switch_p=1.0 (a switch at every
              point), time per switch, against a raw ``trio.lowlevel.checkpoint()`` in the same
              child.  Goal: <= 0.5x.
 handover     two actors on different CPUs (cpus=2, bound to CPU 0 and 1), switch at every
@@ -116,160 +117,36 @@ def _pcptrio_file() -> str:
     return str(pcptrio.__file__)
 
 
-def engine_switch(n: int) -> dict[str, float]:
-    """Two actors on one CPU, a switch forced at every point: seconds per switch."""
-    import trio  # noqa: PLC0415
-
-    from pcptrio._core import Engine, RandomScheduler  # noqa: PLC0415
-
-    e = Engine(cpus=1, scheduler=RandomScheduler(1, switch_p=1.0), max_steps=10**12)
-
-    async def loop() -> None:
-        for _ in range(n // 2):
-            await e.point("p")
-
-    async def main() -> None:
-        async with e.open_nursery() as nur:
-            nur.start_soon(loop, name="a")
-            nur.start_soon(loop, name="b")
-
+def _engine_measure(name: str, n: int) -> dict[str, float]:
+    """``scripts/bench_engine.py``'s measure ``name`` (seconds per operation, wall) in the tree
+    on PYTHONPATH, with the CPU time per operation beside it."""
+    fn = getattr(_script_module("bench_engine"), name)
     with _quiet_gc():
         t, c = time.perf_counter(), time.process_time()
-        r = trio.run(e.run, main)
-        secs, cpu = time.perf_counter() - t, time.process_time() - c
-    if r.outcome != "ok":
-        raise MeasureError(f"switch run ended {r.outcome}")
-    sw = r.stats.switches
-    return {"s": secs / sw, "cpu_s": cpu / sw, "switches_per_point": sw / n}
+        per = fn(n)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+    return {"s": per, "cpu_s": per * cpu / wall}
 
 
-def engine_handover(n: int) -> dict[str, float]:
-    """Two actors bound to CPU 0 and CPU 1 of a 2-CPU engine, a switch forced at every point
-    (the baton passes between CPUs): seconds per switch."""
-    import trio  # noqa: PLC0415
-
-    from pcptrio._core import Engine, RandomScheduler  # noqa: PLC0415
-
-    e = Engine(cpus=2, scheduler=RandomScheduler(1, switch_p=1.0), max_steps=10**12)
-
-    async def loop() -> None:
-        for _ in range(n // 2):
-            await e.point("p")
-
-    async def main() -> None:
-        async with e.open_nursery() as nur:
-            nur.start_soon(loop, name="a", cpu=0)
-            nur.start_soon(loop, name="b", cpu=1)
-
-    with _quiet_gc():
-        t, c = time.perf_counter(), time.process_time()
-        r = trio.run(e.run, main)
-        secs, cpu = time.perf_counter() - t, time.process_time() - c
-    if r.outcome != "ok":
-        raise MeasureError(f"handover run ended {r.outcome}")
-    sw = r.stats.switches
-    return {"s": secs / sw, "cpu_s": cpu / sw, "switches_per_point": sw / n}
-
-
-def engine_spawn(n: int) -> dict[str, float]:
-    """An actor spawned into an engine nursery, one point, joined: seconds per spawn+join."""
-    import trio  # noqa: PLC0415
-
-    from pcptrio._core import Engine  # noqa: PLC0415
-
-    e = Engine(cpus=1, max_steps=10**12)
-
-    async def child() -> None:
-        await e.point("c")
-
-    async def main() -> None:
-        for i in range(n):
-            async with e.open_nursery() as nur:
-                nur.start_soon(child, name=f"c{i}")
-
-    with _quiet_gc():
-        t, c = time.perf_counter(), time.process_time()
-        r = trio.run(e.run, main)
-        secs, cpu = time.perf_counter() - t, time.process_time() - c
-    if r.outcome != "ok":
-        raise MeasureError(f"spawn run ended {r.outcome}")
-    return {"s": secs / n, "cpu_s": cpu / n}
-
-
-def raw_checkpoint(n: int) -> dict[str, float]:
-    """One trio task, ``await checkpoint()`` in a loop: seconds per checkpoint."""
-    import trio  # noqa: PLC0415
-    from trio.lowlevel import checkpoint  # noqa: PLC0415
-
-    async def main() -> None:
-        for _ in range(n):
-            await checkpoint()
-
-    with _quiet_gc():
-        t, c = time.perf_counter(), time.process_time()
-        trio.run(main)
-        secs, cpu = time.perf_counter() - t, time.process_time() - c
-    return {"s": secs / n, "cpu_s": cpu / n}
-
-
-def raw_pingpong(n: int) -> dict[str, float]:
-    """Two trio tasks handing over with park (``wait_task_rescheduled``) / ``reschedule``:
-    seconds per hand-over (the floor of a switch built on trio)."""
-    import trio  # noqa: PLC0415
-    import trio.testing  # noqa: PLC0415
-    from trio.lowlevel import (  # noqa: PLC0415
-        Abort,
-        Task,
-        current_task,
-        reschedule,
-        wait_task_rescheduled,
-    )
-
-    def abort(_: object) -> Abort:
-        return Abort.SUCCEEDED
-
-    async def main() -> None:
-        tasks: dict[str, Task] = {}
-
-        async def player(me: str, other: str) -> None:
-            tasks[me] = current_task()
-            if me == "b":
-                await wait_task_rescheduled(abort)
-            for _ in range(n // 2):
-                reschedule(tasks[other])
-                await wait_task_rescheduled(abort)
-
-        async with trio.open_nursery() as nur:
-            nur.start_soon(player, "b", "a")
-            await trio.testing.wait_all_tasks_blocked()
-            nur.start_soon(player, "a", "b")
-            await trio.testing.wait_all_tasks_blocked()
-            nur.cancel_scope.cancel()
-
-    with _quiet_gc():
-        t, c = time.perf_counter(), time.process_time()
-        trio.run(main)
-        secs, cpu = time.perf_counter() - t, time.process_time() - c
-    return {"s": secs / n, "cpu_s": cpu / n}
-
-
-ENGINE_BENCHES: dict[str, Callable[[int], dict[str, float]]] = {
-    "switch": engine_switch,
-    "handover": engine_handover,
-    "spawn": engine_spawn,
-    "raw_checkpoint": raw_checkpoint,
-    "raw_pingpong": raw_pingpong,
+#: Target name -> bench_engine's measure: a switch on one CPU and a hand-over between CPUs
+#: (a switch forced at every point, checked there), spawn + join, and their trio references.
+ENGINE_BENCHES: dict[str, str] = {
+    "switch": "switch",
+    "handover": "handover",
+    "spawn": "spawn_join",
+    "raw_checkpoint": "raw_checkpoint",
+    "raw_pingpong": "raw_pingpong",
 }
 
 
 def child_engine(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in args.which.split(","):
-        fn = ENGINE_BENCHES[name]
+        measure = ENGINE_BENCHES[name]
         n = max(1, args.n // 20) if name == "spawn" else args.n
         try:
-            fn(min(n, 2000))  # warm-up: lazy imports, first trio.run
-            out[name] = fn(n)
+            _engine_measure(measure, min(n, 2000))  # warm-up: lazy imports, first trio.run
+            out[name] = _engine_measure(measure, n)
         except Exception as exc:
             out[name] = {"error": f"{type(exc).__name__}: {exc}"}
     return out
@@ -805,10 +682,7 @@ class Bench:
             new_errs=new_errs,
             ref_errs=r_errs,
         )
-        res, _ = self.engine()
-        sw = [x[name]["switches_per_point"] for x in res["new"] if "s" in x.get(name, {})]
-        if sw:
-            row.details.append(f"{med(sw):.3f} switches per point; n={self.a.n}")
+        row.details.append(f"a switch at every point (checked); n={self.a.n}")
         b, b_errs = self._engine_med("baseline", name)
         br, _ = self._engine_med("baseline", ref)
         if b is not None and br:
