@@ -240,10 +240,10 @@ def main() -> None:
         print(f"  {k:<38} {v:6.2f}x")
     if sweep:
         print("  flat in CPU count (ns, median):  cpus   switch  hand-over  spawn+join")
-        for cpus, row in sweep.items():
+        for size, cost in sweep.items():
             print(
-                f"  {'':32}{cpus:>5} {row['switch']:8.0f} {row['hand-over']:10.0f}"
-                f" {row['spawn+join']:11.0f}"
+                f"  {'':32}{size:>5} {cost['switch']:8.0f} {cost['hand-over']:10.0f}"
+                f" {cost['spawn+join']:11.0f}"
             )
 
 
