@@ -5,18 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pcptrio._core import MSEC, Actor, Engine, Outcome, RandomScheduler, SpinLock, Waitable
+from pcptrio._core import (
+    MSEC,
+    Actor,
+    Engine,
+    Outcome,
+    RandomScheduler,
+    RunResult,
+    SpinLock,
+    Waitable,
+)
 from pcptrio._kernel import Machine, MachineParams, ZoneSpec
 
 
-async def test_two_cpus_busy_1ms_each_finish_at_1ms() -> None:
-    """Two CPUs each spend 1 ms in local steps: the run ends at ~1 ms (parallel), not 2 ms,
-    and the local steps cost (almost) no decisions."""
+async def _two_busy_cpus(local: bool) -> RunResult:
+    """Two CPUs, each busy for 1 ms in 1000 steps of 1 µs (declared local or not)."""
     e = Engine(cpus=2, scheduler=RandomScheduler(3))
 
     async def busy() -> None:
         for _ in range(1000):
-            await e.spend(1000, "work", local=True)
+            await e.spend(1000, "work", local=local)
 
     async def main() -> None:
         async with e.open_nursery() as n:
@@ -25,6 +33,13 @@ async def test_two_cpus_busy_1ms_each_finish_at_1ms() -> None:
 
     r = await e.run(main)
     assert r.outcome is Outcome.OK, r.error
+    return r
+
+
+async def test_two_cpus_busy_1ms_each_finish_at_1ms() -> None:
+    """Two CPUs each spend 1 ms in local steps: the run ends at ~1 ms (parallel), not 2 ms,
+    and the local steps cost (almost) no decisions."""
+    r = await _two_busy_cpus(local=True)
     assert MSEC <= r.stats.virtual_ns <= MSEC + 50_000
     assert r.stats.steps >= 2000
     assert r.stats.decisions < 200, r.stats  # not one per step
@@ -33,19 +48,7 @@ async def test_two_cpus_busy_1ms_each_finish_at_1ms() -> None:
 async def test_without_local_the_same_work_interleaves_step_by_step() -> None:
     """The same work declared non-local takes a decision at (almost) every step: what the
     declaration saves, and the same parallel end time."""
-    e = Engine(cpus=2, scheduler=RandomScheduler(3))
-
-    async def busy() -> None:
-        for _ in range(1000):
-            await e.spend(1000, "work")
-
-    async def main() -> None:
-        async with e.open_nursery() as n:
-            n.start_soon(busy, name="b0", cpu=0)
-            n.start_soon(busy, name="b1", cpu=1)
-
-    r = await e.run(main)
-    assert r.outcome is Outcome.OK, r.error
+    r = await _two_busy_cpus(local=False)
     assert r.stats.virtual_ns == MSEC
     assert r.stats.decisions >= 1000
 
