@@ -304,30 +304,16 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         if a.cpu is None or not cands:
             yield from self._yield_blocked(a).__await__()
             return
-        n = len(cands)
-        if n == 1:
+        if len(cands) == 1:
             if a.bound is None and not (a.preempt_count or a.irq_disabled):
                 # Alone, but it may still be moved elsewhere.
                 yield from self._maybe_migrate(a).__await__()
             return
-        # _pick(), inlined: this is the hottest path of the emulator (_note_choice, inlined).
-        self._choices += self._cand_fp
-        if not len(self._decisions) & _MARK_MASK:
-            self._mark_choices()
-        try:
-            i = self.scheduler.pick_actor(cands, a, self.step)
-        except ReplayDrift as exc:
-            raise ReplayDrift(self.step, exc.expected, exc.got) from None
-        if not 0 <= i < n:
-            raise ModelError(f"scheduler picked {i} of {n} candidates")
-        self._decisions.append(("sched", n, i))
-        nxt = cands[i]
+        nxt = self._pick(cands, a)
         if nxt is a:
             if a.bound is None and not (a.preempt_count or a.irq_disabled):
                 yield from self._maybe_migrate(a).__await__()
             return
-        self.preemptions += 1
-        self._preempted.append((len(self._decisions) - 1, self.step))
         if nxt.cpu is None:
             here = a.cpu
             if nxt.bound == here and a.bound == here and not nxt.interrupt:
@@ -937,7 +923,11 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         return None
 
     def _pick(self, cands: list[Actor], cur: Actor | None) -> Actor:
-        self._note_choice(self._cand_fp)
+        """The scheduler's pick among ``cands`` (``cur`` is running), recorded: the decision,
+        a preemption if it displaces ``cur``, and the choice set's fingerprint."""
+        self._choices += self._cand_fp  # _note_choice(), inlined: on every sched decision
+        if not len(self._decisions) & _MARK_MASK:
+            self._mark_choices()
         try:
             i = self.scheduler.pick_actor(cands, cur, self.step)
         except ReplayDrift as exc:
