@@ -112,6 +112,23 @@ class ClockMixin(EngineState):
                 raise RunOver
             await self._catch_up(a)
 
+    def _alone_until(self, until: int) -> bool:
+        """Whether the running thread's ordinary timed wait until ``until`` may be a jump of
+        time: it is the only candidate, nobody waits for a CPU, nothing is due before the
+        wait ends, no step hook looks.  Blocking, firing its wake-up (no tie, no decision)
+        and resuming it (the only candidate, no decision) would come to the same."""
+        if (
+            len(self._cands) != 1
+            or self._waiting
+            or self._due
+            or self._step_hooks
+            or self._stop is not None
+            or (self.max_time_ns is not None and until > self.max_time_ns)
+        ):
+            return False
+        nd = self.timers.next_deadline()
+        return nd is None or nd > until
+
     @property
     def ahead(self) -> bool:
         """Whether the running thread is running CPU-local steps ahead of the machine's time
@@ -134,6 +151,13 @@ class ClockMixin(EngineState):
         """Call ``callback()`` (no actor context) ``delay_ns`` from now."""
         return self.timers.add(self.now + max(delay_ns, 0), name, callback, deferrable=deferrable)
 
+    def _take_due(self, deadline: int) -> None:
+        """Move the timers due at ``deadline`` into ``_due``, and their fingerprints into
+        ``_due_fp`` (kept as entries come and go, so a tie costs no sum over the list)."""
+        more = self.timers.pop_due(deadline)
+        self._due.extend(more)
+        self._due_fp += sum(_due_fp(x) for _, x in more)
+
     def _advance_time(self) -> None:
         timers = self.timers
         due = self._due
@@ -145,9 +169,7 @@ class ClockMixin(EngineState):
         if due:
             deadline = self._due_at
             if timers.next_deadline() == deadline:  # added since, due at the same instant
-                more = timers.pop_due(deadline)
-                due.extend(more)
-                self._due_fp += sum(_due_fp(x) for _, x in more)
+                self._take_due(deadline)
         else:
             if not timers.has_hard:
                 self._finish_deadlock()
@@ -159,8 +181,7 @@ class ClockMixin(EngineState):
                 self.now = self._front = self.max_time_ns
                 self._finish_budget("time")
                 return
-            due.extend(timers.pop_due(deadline))
-            self._due_fp = sum(_due_fp(x) for _, x in due)  # (kept as entries come and go)
+            self._take_due(deadline)
             self._due_at = deadline
         # Timers due at the same instant fire one at a time, in an order the scheduler picks;
         # the others wait in ``_due`` (still pending, still counted by the heap).

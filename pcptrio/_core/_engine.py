@@ -511,37 +511,22 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             raise RunOver
         if local:
             until = self.now + ns
-            if until <= self._horizon():
-                # Runs ahead on its own clock: a step, but no decision and no switch.
-                self._trace_step(a, event, fields)
-                self.now = until
-                if self._step_hooks or self.step >= self._limit:
-                    self._after_step()
-                return
-            self.timers.add_wake(until, a, True)
+            fast = until <= self._horizon()  # it may run ahead of the machine's time
         else:
             if self.now != self._front:
                 await self._catch_up(a)
             until = self.now + ns
-            if (
-                len(self._cands) == 1
-                and not self._waiting
-                and not self._due
-                and not self._step_hooks
-                and self._stop is None
-                and (self.max_time_ns is None or until <= self.max_time_ns)
-            ):
-                nd = self.timers.next_deadline()
-                if nd is None or nd > until:
-                    # Alone, and nothing due until the wait ends: blocking, firing its
-                    # wake-up (no tie, no decision) and resuming it (the only candidate, no
-                    # decision) would come to this, a step and a jump of time.
-                    self._trace_step(a, event, fields)
-                    self.now = self._front = until
-                    if self.step >= self._limit:
-                        self._after_step()
-                    return
-            self.timers.add_wake(until, a)
+            fast = self._alone_until(until)
+            if fast:  # nothing else happens meanwhile: the machine's time jumps with it
+                self._front = until
+        if fast:
+            # A step, but no decision and no switch.
+            self._trace_step(a, event, fields)
+            self.now = until
+            if self._step_hooks or self.step >= self._limit:
+                self._after_step()
+            return
+        self.timers.add_wake(until, a, local)
         try:
             await self._wait(a, _Sleep(until, True), event, True, fields)
         finally:

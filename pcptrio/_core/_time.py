@@ -59,9 +59,7 @@ class Timer:
         if self.pending:
             self.pending = False
             if self._heap is not None:
-                self._heap._gone(self.deferrable)
-                self._heap.cancels += 1
-                self._heap.changes += 1
+                self._heap._gone(self.deferrable, cancelled=True)
 
     def __repr__(self) -> str:
         return f"<Timer {self.name} @{self.deadline}ns>"
@@ -115,15 +113,17 @@ class TimerHeap:
         """Drop ``a``'s pending wake-up, if any."""
         if a.wake_seq:
             a.wake_seq = 0
-            self._live -= 1
-            self._live_hard -= 1
-            self.cancels += 1
-            self.changes += 1
+            self._gone(False, cancelled=True)
 
-    def _gone(self, deferrable: bool) -> None:
+    def _gone(self, deferrable: bool, *, cancelled: bool = False) -> None:
+        """An entry left the live count: fired, or ``cancelled`` (which popped-but-unfired
+        entries and the engine's look-ahead cache must notice)."""
         self._live -= 1
         if not deferrable:
             self._live_hard -= 1
+        if cancelled:
+            self.cancels += 1
+            self.changes += 1
 
     @property
     def has_hard(self) -> bool:
@@ -183,5 +183,4 @@ class TimerHeap:
             self._gone(x.deferrable)
         else:
             x.wake_seq = 0
-            self._live -= 1
-            self._live_hard -= 1
+            self._gone(False)
