@@ -153,20 +153,7 @@ async def alloc_pages(
         e.emit("alloc_fail", why="injected", gfp=gfp_name(gfp), order=order)
         return None
     zonelist = [zone] if zone is not None else m.zones
-    # get_page_from_freelist(WMARK_LOW), written out: the fast path of every allocation, so
-    # the scheduling points inside the PCP access resume one coroutine frame less.
-    pfn: int | None = None
-    for z in zonelist:
-        if z.nr_free - (1 << order) < _mark(z, WMARK_LOW, gfp):  # !zone_watermark_ok()
-            continue
-        if order == 0:
-            pfn = await rmqueue_pcplist(m, z, mt, owner)
-            if pfn is None and m.protection is Protection.SPINLOCK:
-                pfn = await rmqueue_buddy(m, z, 0, mt, owner)
-        else:
-            pfn = await rmqueue_buddy(m, z, order, mt, owner)
-        if pfn is not None:
-            break
+    pfn = await get_page_from_freelist(m, zonelist, order, mt, WMARK_LOW, gfp, owner)
     if pfn is None:
         pfn = await _slowpath(m, gfp, order, zonelist, mt, owner)
     if pfn is not None:
