@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import trio
 
 from pcptrio._core import (
     MSEC,
+    Actor,
     Engine,
     Outcome,
     PCTScheduler,
     RandomScheduler,
+    ReplayDrift,
     RunResult,
 )
 
@@ -259,3 +263,33 @@ async def test_pct_finds_a_depth_two_bug_faster_than_random() -> None:
     n_rnd = await runs_until_found(RandomScheduler)
     assert n_pct <= budget, "PCT-2 did not find the depth-2 bug"
     assert n_pct < n_rnd
+
+
+async def test_a_failure_while_picking_after_an_exit_ends_the_run_as_an_error() -> None:
+    """The pick that follows a thread's exit runs in its CPU task, outside any thread: a
+    replay drift there ends the run as an error with the drift, instead of escaping the
+    engine."""
+
+    class DriftAfterExit(RandomScheduler):
+        picks = 0
+
+        def pick_actor(self, cands: Sequence[Actor], current: Actor | None, step: int) -> int:
+            if current is None:  # a pick after a block or an exit
+                DriftAfterExit.picks += 1
+                if DriftAfterExit.picks > 1:
+                    raise ReplayDrift(step, "sched[0/4]", "sched among 3")
+            return super().pick_actor(cands, current, step)
+
+    e = Engine(cpus=1, scheduler=DriftAfterExit(1, switch_p=0.0))
+
+    async def worker() -> None:
+        await e.point("w")
+
+    async def main() -> None:
+        async with e.open_nursery() as n:
+            for i in range(4):
+                n.start_soon(worker, name=f"w{i}")
+
+    r = await e.run(main)
+    assert r.outcome is Outcome.ERROR
+    assert r.error is not None and r.error.startswith("replay drift"), r.error

@@ -176,7 +176,10 @@ class BatonMixin(EngineState):
             except StopIteration:
                 a.coro = None
                 if not self.finished:
-                    self._exit(a)
+                    try:  # picking who runs next can fail (a replay drift, a timer callback)
+                        self._exit(a)
+                    except BaseException as exc:
+                        self._crashed(a, exc)
                 continue
             except RunOver:
                 a.coro = None
