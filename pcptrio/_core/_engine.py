@@ -130,7 +130,7 @@ import sysconfig
 import traceback
 import types
 from collections.abc import Awaitable, Callable, Generator, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import attrs
 import trio
@@ -223,22 +223,16 @@ def _first_leaf(exc: BaseException, kind: type[E]) -> E | None:
     return exc if isinstance(exc, kind) else None
 
 
-class _Ready:
-    """An awaitable that is done at once."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        return _DONE_GEN
-
-
-def _done() -> Generator[Any, Any, None]:
+@types.coroutine
+def _ready() -> Generator[Any, Any, None]:
     yield from ()
 
 
-_DONE_GEN = _done()
-next(_DONE_GEN, None)  # exhausted: awaiting it finishes at once, every time
-_READY = _Ready()
+# An awaitable that is done at once, however often it is awaited: an exhausted generator
+# marked as a coroutine.  ``await _READY`` runs no Python code (an object with an
+# ``__await__`` method would cost a call per await; this is on every page operation).
+_READY: Awaitable[None] = _ready()
+next(cast(Generator[Any, Any, None], _READY), None)
 
 
 class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
@@ -488,44 +482,70 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             a.on_wake(a)
         return True
 
-    # Protected: a coroutine made by a ``**fields`` call and interrupted before its await is
-    # never awaited (a RuntimeWarning on stderr).
-
+    # Not a coroutine: a CPU-local step, or a timed wait while nothing else can run, takes no
+    # decision and no switch, so it is done here and returns a ready awaitable (no coroutine
+    # made: this is twice on every page operation of a busy CPU).  Only a real wait makes one.
     @enable_ki_protection
-    async def spend(
+    def spend(
         self, ns: int, event: str = "spend", *, local: bool = False, **fields: Any
-    ) -> None:
-        """Be busy for ``ns`` of virtual time, keeping the CPU (not a sleep: workqueue
-        concurrency management still counts the actor as running).  The step is recorded as
-        ``event`` with ``fields``; with ``ns <= 0`` a named event is a plain scheduling point.
+    ) -> Awaitable[None]:
+        """``await e.spend(ns, event, **fields)``: be busy for ``ns`` of virtual time, keeping
+        the CPU (not a sleep: workqueue concurrency management still counts the actor as
+        running).  The step is recorded as ``event`` with ``fields``; with ``ns <= 0`` a
+        named event is a plain scheduling point.
 
         ``local``: the step touches only the running CPU's own state (a PCP fast-path
         operation on its own list, a workload's think time), so it may run ahead of the
         machine's time without a decision (module docstring, "Local clocks")."""
         if ns <= 0:
-            if event != "spend":
-                await self.point(event, **fields)
-            return
+            return self.point(event, **fields) if event != "spend" else _READY
         a = self._cur
         if self.finished or a is None:
             raise RunOver
+        until = self.now + ns
         if local:
-            until = self.now + ns
-            fast = until <= self._horizon()  # it may run ahead of the machine's time
+            # It may run ahead of the machine's time: until <= _horizon(), with the horizon
+            # cached by _horizon itself read here while still good.
+            if self._waiting or len(self._cands) > 1 or self.timers.changes != self._hz_changes:
+                fast = until <= self._horizon()
+            else:
+                fast = until <= self._hz
+        elif self.now == self._front and self._alone_until(until):
+            self._front = until  # nothing else happens meanwhile: time jumps with it
+            fast = True
         else:
-            if self.now != self._front:
-                await self._catch_up(a)
+            fast = False
+        if not fast:
+            return self._spend_waiting(a, ns, event, local, fields)
+        # A step, but no decision and no switch (_trace_step, inlined).
+        self.step = step = self.step + 1
+        a.steps += 1
+        if self._record:
+            self.trace.append((step, self.now, a.name, a.cpu, event, fields))
+        if self._log is not None:
+            self._log.debug(event, step=step, t_ns=self.now, actor=a.name, cpu=a.cpu, **fields)
+        self.now = until
+        if self._step_hooks or step >= self._limit:
+            self._after_step()
+        return _READY
+
+    # Protected: a coroutine interrupted before its await is never awaited.
+    @enable_ki_protection
+    async def _spend_waiting(
+        self, a: Actor, ns: int, event: str, local: bool, fields: dict[str, Any]
+    ) -> None:
+        """:meth:`spend` that waits for its time on a timer (others may run meanwhile)."""
+        if not local and self.now != self._front:
+            await self._catch_up(a)
             until = self.now + ns
-            fast = self._alone_until(until)
-            if fast:  # nothing else happens meanwhile: the machine's time jumps with it
+            if self._alone_until(until):  # caught up, and now alone: as spend's fast path
                 self._front = until
-        if fast:
-            # A step, but no decision and no switch.
-            self._trace_step(a, event, fields)
-            self.now = until
-            if self._step_hooks or self.step >= self._limit:
-                self._after_step()
-            return
+                self._trace_step(a, event, fields)
+                self.now = until
+                if self._step_hooks or self.step >= self._limit:
+                    self._after_step()
+                return
+        until = self.now + ns
         self.timers.add_wake(until, a, local)
         try:
             await self._wait(a, _Sleep(until, True), event, True, fields)
@@ -551,7 +571,15 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             return False
         if p >= 1.0:
             return True
-        return self._decide(label, 2, (1.0 - p, p)) == 1
+        # _decide(label, 2, (1 - p, p)), through the scheduler's coin (model hot paths).
+        try:
+            i = self.scheduler.coin(label, p)
+        except ReplayDrift as exc:
+            raise ReplayDrift(self.step, exc.expected, exc.got) from None
+        if i not in (0, 1):
+            raise ModelError(f"scheduler chose {i} of 2 for {label!r}")
+        self._decisions.append((label, 2, i))
+        return i == 1
 
     def choose(self, label: str, options: Sequence[T]) -> T:
         """One of ``options``, chosen by the scheduler and recorded."""

@@ -59,7 +59,7 @@ import math
 import operator
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
 from ._errors import TokenError
@@ -106,18 +106,18 @@ _JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]++")
 
 
-def pack_decisions(decisions: Sequence[Decision]) -> dict[str, Any]:
-    """The decisions as ``{"labels": [...], "d": [label_index, n, choice, ...]}``."""
-    labels: list[str] = []
-    index: dict[str, int] = {}
-    flat: list[int] = []
-    for d in decisions:
-        li = index.get(d.label)
-        if li is None:
-            li = index[d.label] = len(labels)
-            labels.append(d.label)
-        flat += (li, d.n, d.choice)
-    return {"labels": labels, "d": flat}
+def pack_decisions(decisions: Iterable[Decision | tuple[str, int, int]]) -> dict[str, Any]:
+    """The decisions (:class:`Decision` values, or the engine's raw ``(label, n, choice)``
+    tuples) as ``{"labels": [...], "d": [label_index, n, choice, ...]}``."""
+    raw = [d if type(d) is tuple else (d.label, d.n, d.choice) for d in decisions]  # type: ignore[union-attr]
+    # Labels in order of first use; the flat list filled a field at a time (slice
+    # assignment: a quarter faster than a nested comprehension on a long run's decisions).
+    index = {label: i for i, label in enumerate(dict.fromkeys([d[0] for d in raw]))}
+    flat = [0] * (3 * len(raw))
+    flat[0::3] = map(index.__getitem__, [d[0] for d in raw])
+    flat[1::3] = [d[1] for d in raw]
+    flat[2::3] = [d[2] for d in raw]
+    return {"labels": list(index), "d": flat}
 
 
 def _is_int(v: object) -> bool:
@@ -194,7 +194,7 @@ def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def encode_token(spec: dict[str, Any], decisions: Sequence[Decision]) -> str:
+def encode_token(spec: dict[str, Any], decisions: Sequence[Decision | tuple[str, int, int]]) -> str:
     """The token for a run built from ``spec`` that took ``decisions``.
 
     >>> encode_token({"toy": 1}, [Decision("sched", 2, 1)])[:9]

@@ -308,7 +308,7 @@ def _record(index: int, seed: int, r: RunResult) -> dict[str, Any]:
     }
     if r.outcome is Outcome.ERROR:
         rec["error"] = r.error or "unknown error"
-        rec["decisions"] = pack_decisions(r.decision_list)
+        rec["decisions"] = pack_decisions(r.decisions)
     if r.failed and r.violation is not None:
         v = r.violation
         rec.update(
@@ -317,7 +317,7 @@ def _record(index: int, seed: int, r: RunResult) -> dict[str, Any]:
                 "oracle": v.oracle,
                 "kind": v.kind,
                 "message": v.message,
-                "decisions": pack_decisions(r.decision_list),
+                "decisions": pack_decisions(r.decisions),
             }
         )
     return rec

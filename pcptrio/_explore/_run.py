@@ -33,6 +33,7 @@ from .._core import (
     TokenError,
     decode_token,
     encode_token,
+    quiet_gc,
 )
 from .._drain import DrainDesign, design_ref, install_design, resolve_design
 from .._kernel import Machine, Protection
@@ -266,13 +267,16 @@ def token_of(result: RunResult) -> str:
     tok = result.extra.get("token")
     if tok is None:
         spec = {**result.extra["spec"], "choices": list(result.choices)}
-        tok = result.extra["token"] = encode_token(spec, result.decision_list)
+        tok = result.extra["token"] = encode_token(spec, result.decisions)
     return str(tok)
 
 
 def run_spec(spec: RunSpec, scheduler: Scheduler, **kw: Any) -> RunResult:
-    """:func:`run_spec_async` in a fresh ``trio.run``."""
-    return trio.run(lambda: run_spec_async(spec, scheduler, **kw))
+    """:func:`run_spec_async` in a fresh ``trio.run`` (with the collector's young-generation
+    threshold raised meanwhile, as campaigns do: a long run makes a trace record per step,
+    and the default threshold costs a fifth of a ``steady`` run in collections)."""
+    with quiet_gc():
+        return trio.run(lambda: run_spec_async(spec, scheduler, **kw))
 
 
 def spec_from_token(token: str, *, allow_import: bool = False) -> tuple[RunSpec, list[Decision]]:
@@ -298,4 +302,5 @@ async def replay_token(
 def replay(token: str, *, strict: bool = True, allow_import: bool = False, **kw: Any) -> RunResult:
     """Rerun a token's run with its decisions; the trace is byte-identical.  A token whose
     design lives in a module not imported yet needs ``allow_import=True``."""
-    return trio.run(lambda: replay_token(token, strict=strict, allow_import=allow_import, **kw))
+    with quiet_gc():  # as run_spec
+        return trio.run(lambda: replay_token(token, strict=strict, allow_import=allow_import, **kw))

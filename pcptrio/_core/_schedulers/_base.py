@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .._actor import Actor
 
-__all__ = ["Scheduler", "weighted_index"]
+__all__ = ["Scheduler", "coin_index", "weighted_index"]
 
 
 class Scheduler(abc.ABC):
@@ -40,9 +40,21 @@ class Scheduler(abc.ABC):
     def choose(self, label: str, n: int, weights: Sequence[float] | None) -> int:
         """Index in ``range(n)`` for the choice labelled ``label`` (``n >= 2``)."""
 
+    def coin(self, label: str, p: float) -> int:
+        """``choose(label, 2, (1 - p, p))``: 1 with probability ``p`` (``0 < p < 1``).  A
+        scheduler may answer it faster, but must answer the same."""
+        return self.choose(label, 2, (1.0 - p, p))
+
     def spec(self) -> dict[str, Any]:
         """Parameters that recreate this scheduler (reported, and kept in tokens)."""
         return {"name": self.name}
+
+
+def coin_index(u: float, p: float) -> int:
+    """``weighted_index(u, (1 - p, p))``, with the same float operations (so the same
+    answer for every ``u``), without the loops: a model's ``chance`` is on hot paths."""
+    q = 1.0 - p
+    return 0 if u * (q + p) < q else 1
 
 
 def weighted_index(u: float, weights: Sequence[float]) -> int:

@@ -22,7 +22,7 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._base import Scheduler, weighted_index
+from ._base import Scheduler, coin_index, weighted_index
 
 if TYPE_CHECKING:
     from .._actor import Actor
@@ -83,6 +83,9 @@ class PCTScheduler(Scheduler):
             if p > best_p:
                 best, best_p = i, p
         return best
+
+    def coin(self, label: str, p: float) -> int:
+        return coin_index(self.rng.random(), p)
 
     def choose(self, label: str, n: int, weights: Sequence[float] | None) -> int:
         if weights is None:

@@ -16,7 +16,7 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._base import Scheduler, weighted_index
+from ._base import Scheduler, coin_index, weighted_index
 
 if TYPE_CHECKING:
     from .._actor import Actor
@@ -50,6 +50,9 @@ class RandomScheduler(Scheduler):
                 j = int(u() * (n - 1))
                 return j if j < ci else j + 1
         return int(u() * n)
+
+    def coin(self, label: str, p: float) -> int:
+        return coin_index(self.rng.random(), p)
 
     def choose(self, label: str, n: int, weights: Sequence[float] | None) -> int:
         if weights is None:
