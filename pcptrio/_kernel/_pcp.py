@@ -290,7 +290,8 @@ async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPage
 
 def _check_count(m: Machine, pcp: PerCpuPages) -> None:
     """At the end of an access by the only actor inside, count must match the lists (the
-    message is built only on a mismatch)."""
+    message is built only on a mismatch).  The fast paths test ``count`` against the lists
+    inline and call this only when they differ."""
     lists = pcp.lists
     listed = len(lists[0]) + len(lists[1]) + len(lists[2])
     if pcp.count != listed and len(pcp._inside) == 1:
@@ -362,7 +363,9 @@ async def rmqueue_pcplist(m: Machine, zone: Zone, mt: int, owner: str) -> int | 
         pcp.count -= 1
         pcp.allocs += 1
         m.pagemap.pcp_to_alloc(pfn, pcp.cpu, owner)
-        _check_count(m, pcp)
+        lists = pcp.lists
+        if pcp.count != len(lists[0]) + len(lists[1]) + len(lists[2]):
+            _check_count(m, pcp)
     pcp.exit(a)
 
     if era is SPINLOCK:
@@ -428,7 +431,9 @@ async def free_pcp_page(m: Machine, pfn: int, cold: bool = False) -> None:
         await free_pcppages_bulk(m, zone, batch, pcp)
         if era is not SPINLOCK:
             pcp.count -= batch
-    _check_count(m, pcp)
+    lists = pcp.lists
+    if pcp.count != len(lists[0]) + len(lists[1]) + len(lists[2]):
+        _check_count(m, pcp)
     pcp.exit(a)
 
     if era is SPINLOCK:
