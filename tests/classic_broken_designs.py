@@ -1,4 +1,4 @@
-"""Six classic broken drain_all_pages() designs, written only with names of docs/design-api.md.
+"""Eight classic broken drain_all_pages() designs, written only with names of docs/design-api.md.
 
 Each is a working design with one thing taken away, and re-creates a bug the kernel had or
 would have had without the commit that prevents it; the design function's docstring names
@@ -14,6 +14,8 @@ design                      caught by            scenario
 ``ON_SYSTEM_WQ``            liveness             no-rescuer-under-pressure
 ``IPI_NO_WAIT``             drain-completeness   shared-mask-race
 ``COUNT_OUTSIDE_LOCK``      drain-completeness   count-race (spinlock era)
+``REMOTE_ALL_ZONES``        zone-precision       zone-over-drain (spinlock era)
+``IPI_IRQS_OFF``            kernel-warn          steady
 ==========================  ===================  =========================================
 """
 
@@ -34,10 +36,12 @@ from pcptrio import (
 
 __all__ = [
     "COUNT_OUTSIDE_LOCK",
+    "IPI_IRQS_OFF",
     "IPI_NO_WAIT",
     "NO_FLUSH",
     "NO_MUTEX",
     "ON_SYSTEM_WQ",
+    "REMOTE_ALL_ZONES",
     "REMOTE_NO_LOCK",
 ]
 
@@ -97,7 +101,7 @@ async def no_flush(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
     """
     wq = m.mm_percpu_wq
     if wq is None:
-        m.sensors.warn("WARN_ON_ONCE(!mm_percpu_wq) in drain_all_pages")
+        m.sensors.warn("mm/page_alloc.c: drain_all_pages: WARN_ON_ONCE(!mm_percpu_wq)")
         return
     mask = CpuMask(m.nr_cpus)  # per call: keeps the shared-mask race (H3) out of the way
     await build_cpus_with_pcps(m, mask, zone, force_all_cpus)
@@ -161,7 +165,7 @@ async def no_mutex(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
     """
     wq = m.mm_percpu_wq
     if wq is None:
-        m.sensors.warn("WARN_ON_ONCE(!mm_percpu_wq) in drain_all_pages")
+        m.sensors.warn("mm/page_alloc.c: drain_all_pages: WARN_ON_ONCE(!mm_percpu_wq)")
         return
     st: StaticDrainState = m.design_state["classic-no-mutex"]
     # BUG: no mutex_trylock(&pcpu_drain_mutex) around the static works.
@@ -287,4 +291,73 @@ COUNT_OUTSIDE_LOCK = DrainDesign(
     eras=(Protection.SPINLOCK,),
     kernel="tests: classic broken design (f)",
     summary="remote drain under pcp->lock, but pcp->count is tested before taking it",
+)
+
+
+# ---------------------------------------------------------------------------- (g) every zone
+
+
+async def remote_all_zones(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+    """(g) A remote drain that drains every zone of each target, whatever zone was asked.
+
+    Until v5.0 the workqueue drain used the zone only to pick CPUs: the work ran
+    ``drain_local_pages(NULL)``, so a zone-specific caller (CMA, memory offline, hwpoison)
+    emptied every zone's PCPs.  E11 ("mm, page_alloc: enable pcpu_drain with zone
+    capability", Wei Yang, v5.0) passed the zone to the target in ``struct pcpu_drain``;
+    the remote drain of 6.0 (443c2accd1b6, "mm/page_alloc: remotely drain per-cpu lists")
+    calls ``drain_pages_zone(cpu, zone)`` for that zone only.  This design locks and drains
+    correctly, but every zone (H12).
+    """
+    mask = CpuMask(m.nr_cpus)
+    await build_cpus_with_pcps(m, mask, zone, force_all_cpus)
+    for cpu in mask.cpus():
+        for z in m.zones:  # BUG: _zones(m, zone), the requested zone only
+            pcp = m.pcp(cpu, z)
+            flags = await pcp.lock.lock_irqsave()
+            if pcp.count:
+                await m.free_pcppages_bulk(z, pcp.count, pcp)
+            await pcp.lock.unlock_irqrestore(flags)
+
+
+REMOTE_ALL_ZONES = DrainDesign(
+    "classic-remote-all-zones",
+    remote_all_zones,
+    eras=(Protection.SPINLOCK,),
+    kernel="tests: classic broken design (g)",
+    summary="remote drain under pcp->lock of every zone of each target, not only the asked one",
+)
+
+
+# ---------------------------------------------------------------------------- (h) IPIs, IRQs off
+
+
+async def ipi_irqs_off(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+    """(h) The IPI drain with local IRQs disabled around it.
+
+    Disabling IRQs looks like a cheap way to keep the mask and the drain on one CPU, but
+    ``smp_call_function_many()`` spins until every target ran its handler: two CPUs doing it
+    at once each wait for an IPI the other cannot take, and the machine hangs.  The kernel
+    refuses the call with ``WARN_ON_ONCE(cpu_online(this_cpu) && irqs_disabled())``
+    (``kernel/smp.c``), and ``on_each_cpu_mask()`` is documented as "You must not call this
+    function with disabled interrupts".  74046494ea68 ("mm: only IPI CPUs to drain local
+    pages if they exist") sends the drain from the caller's ordinary, IRQs-on context.
+    """
+    e = m.engine
+    mask = CpuMask(m.nr_cpus)
+
+    async def drain_local(z: Zone | None) -> None:
+        await m.drain_local_pages(z)
+
+    flags = e.local_irq_save()  # BUG: IPIs must be sent with IRQs enabled
+    await build_cpus_with_pcps(m, mask, zone, force_all_cpus)
+    await m.on_each_cpu_mask(mask.cpus(), drain_local, zone, wait=True)
+    e.local_irq_restore(flags)
+
+
+IPI_IRQS_OFF = DrainDesign(
+    "classic-ipi-irqs-off",
+    ipi_irqs_off,
+    eras=(Protection.IRQ,),
+    kernel="tests: classic broken design (h)",
+    summary="drain by IPIs from inside local_irq_save()/local_irq_restore()",
 )

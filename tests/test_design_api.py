@@ -203,7 +203,7 @@ async def awaits_trio(m: Machine, zone: Zone | None, force_all_cpus: bool) -> No
 AWAITS_TRIO = DrainDesign("test-awaits-trio", awaits_trio)
 
 
-# ============================================================================ the six are caught
+# ========================================================================== the eight are caught
 
 CAUGHT: list[tuple[DrainDesign, str, str, str]] = [
     # design, scenario, oracle, kind
@@ -213,6 +213,8 @@ CAUGHT: list[tuple[DrainDesign, str, str, str]] = [
     (classic.ON_SYSTEM_WQ, "no-rescuer-under-pressure", "liveness", "drain-stuck"),
     (classic.IPI_NO_WAIT, "shared-mask-race", "drain-completeness", "pages-left"),
     (classic.COUNT_OUTSIDE_LOCK, "count-race", "drain-completeness", "pages-left"),
+    (classic.REMOTE_ALL_ZONES, "zone-over-drain", "zone-precision", "other-zone"),
+    (classic.IPI_IRQS_OFF, "steady", "kernel-warn", "warn"),
 ]
 
 

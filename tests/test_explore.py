@@ -221,9 +221,9 @@ def test_every_expected_f_cell_is_found(scenario: str, design: str, verdict: str
 
 @pytest.mark.parametrize(("design", "found"), [("wq-hotplug", True), ("wq-4.11", False)])
 def test_stale_mask_bit_of_an_offline_cpu(design: str, found: bool) -> None:
-    """Beyond the matrix: a drain that builds the shared mask while a CPU is down keeps that
-    CPU's stale bit and queues work to it.  The hotplug lock of wq-hotplug does not help (the
-    unbound worker migrates mid-drain); the preempt_disable of wq-4.11's work function does."""
+    """H5b: a drain that builds the shared mask while a CPU is down keeps that CPU's stale bit
+    and queues work to it.  The hotplug lock of wq-hotplug does not help (the unbound worker
+    migrates mid-drain); the preempt_disable of wq-4.11's work function does."""
     res = explore(_cfg("offline-stale-mask", design, scheduler="portfolio", seed=1, schedules=40))
     assert (res.failure is not None) == found, res.summary()
     if res.failure is not None:

@@ -358,6 +358,40 @@ async def test_deadlock_reports_the_hotplug_lock_abba_cycle() -> None:
     assert v.details["graph"]["cycles"] == cycles
 
 
+# (h) remote-6.11's locked drain of every zone of each target, whatever zone was asked
+async def _every_zone(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+    for cpu in m.online_cpus():
+        for z in m.zones:  # the zone argument ignored on the target, as before E11
+            await m.drain_pages_zone(cpu, z)
+
+
+EVERY_ZONE = DrainDesign(
+    "broken-every-zone", _every_zone, eras=(Protection.SPINLOCK,), kernel="test"
+)
+
+
+@pytest.mark.parametrize("cpus", [1, 4])
+async def test_zone_precision_catches_a_zone_drain_of_every_zone(cpus: int) -> None:
+    """A drain_all_pages(Normal) that also empties the DMA32 PCPs: zone-precision (H12)."""
+    result = await find_violation("zone-over-drain", EVERY_ZONE, {"zone-precision"}, {"cpus": cpus})
+    v = check_violation(
+        result, "zone-precision", "other-zone", {"call", "zone", "drained_zone", "cpu", "pages"}
+    )
+    assert (v.details["zone"], v.details["drained_zone"]) == ("Normal", "DMA32")
+    assert v.details["pages"] > 0
+    assert v.actors == ("alloc_contig_range",)
+
+
+async def test_zone_precision_lets_a_global_drain_empty_every_zone() -> None:
+    """drain_all_pages(NULL) asks for every zone: the same every-zone drain is no violation."""
+    data = dict(resolve_scenario("zone-over-drain").data)
+    phases = [dict(p) for p in data["phases"]]
+    phases[1] = {"actors": [{"kind": "drain", "cpu": 0, "times": 1, "name": "reclaimer"}]}
+    data.update(name="zone-over-drain-global", phases=phases, probes=["drain-called"])
+    global_drain = parse_scenario(data, "tests/test_oracles.py (global drain)")
+    await assert_silent(global_drain, EVERY_ZONE, {})
+
+
 # ============================================================================ silence
 
 
@@ -373,6 +407,10 @@ SILENT: list[tuple[str, str, str, dict[str, Any]]] = [
         for d in ("wq-4.11", "wq-5.0", "remote-6.0", "remote-6.11")
     ),
     ("drain-completeness", "count-race", "remote-6.11", {}),
+    *(
+        ("zone-precision", "zone-over-drain", d, {})
+        for d in ("ipi", "wq-5.0", "remote-6.0", "remote-6.11")
+    ),
     *(
         ("pcp-exclusive", "ipi-vs-preempt-pcp", d, {})
         for d in ("wq-rfc", "wq-hotplug", "wq-4.11", "wq-5.0")
@@ -408,7 +446,9 @@ def _silent_id(cell: tuple[str, str, str, dict[str, Any]]) -> str:
     return f"{oracle}:{scenario}:{design}{extra}"
 
 
-async def assert_silent(scenario: Scenario, design: str, params: dict[str, Any]) -> None:
+async def assert_silent(
+    scenario: Scenario, design: str | DrainDesign, params: dict[str, Any]
+) -> None:
     for sched in schedules():
         result = await run_spec_async(make_run_spec(scenario, design, params), sched)
         assert result.outcome is Outcome.OK, (
@@ -455,3 +495,76 @@ async def test_hotplug_churn_is_silent_on_correct_wq_designs(design: str) -> Non
 async def test_hotplug_churn_is_silent_on_designs_without_works(design: str) -> None:
     """Designs that queue no works run the hotplug churn clean."""
     await assert_silent("hotplug-churn", design, {})
+
+
+# (i) the IPI drain sent with local IRQs disabled
+async def _ipi_irqs_off(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+    mask = CpuMask(m.nr_cpus)
+
+    async def drain_local(z: Zone | None) -> None:
+        await m.drain_local_pages(z)
+
+    flags = m.engine.local_irq_save()
+    await build_cpus_with_pcps(m, mask, zone, force_all_cpus)
+    await m.on_each_cpu_mask(mask.cpus(), drain_local, zone, wait=True)
+    m.engine.local_irq_restore(flags)
+
+
+IPI_IRQS_OFF = DrainDesign("broken-ipi-irqs-off", _ipi_irqs_off, eras=(Protection.IRQ,))
+
+
+@pytest.mark.parametrize("scenario", ["steady", "drain-storm"])
+async def test_kernel_warn_reports_ipis_sent_with_irqs_off(scenario: str) -> None:
+    """kernel-warn (always on) reports smp_call_function_many's WARN_ON_ONCE, as the kernel
+    prints it, with the actor, its CPU and the model's call chain."""
+    result = await find_violation(scenario, IPI_IRQS_OFF, {"kernel-warn"})
+    v = check_violation(result, "kernel-warn", "warn", {"warning", "cpu", "call_chain"})
+    assert v.message.startswith(f"WARNING: CPU: {v.details['cpu']} PID: {v.actors[0]} at ")
+    assert "smp_call_function_many" in v.details["warning"]
+    chain = v.details["call_chain"]
+    assert chain[0] == "on_each_cpu_mask" and "_ipi_irqs_off" in chain
+    assert chain.index("_ipi_irqs_off") < chain.index("drain_all_pages")
+
+
+@pytest.mark.parametrize("design", ["ipi", "wq-4.11", "wq-5.0", "remote-6.0", "remote-6.11"])
+async def test_kernel_warn_stays_silent_on_correct_designs(design: str) -> None:
+    """The built-in designs raise no WARN in a plain workload (kernel-warn is always on, so
+    the matrix's '.' cells check the rest)."""
+    await assert_silent("steady", design, {})
+
+
+# (j) remote-6.11's locked drains, all of them inside one local_irq_save()
+async def _all_under_irqs_off(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+    flags = m.engine.local_irq_save()
+    for cpu in m.online_cpus():
+        for z in _zones(m, zone):
+            await m.drain_pages_zone(cpu, z)
+    m.engine.local_irq_restore(flags)
+
+
+ALL_UNDER_IRQS_OFF = DrainDesign(
+    "broken-all-under-irqs-off", _all_under_irqs_off, eras=(Protection.SPINLOCK,), kernel="test"
+)
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+async def test_irq_off_bound_catches_a_drain_with_irqs_off_throughout(cpus: int) -> None:
+    """E17's chunks do not help a caller that keeps IRQs off around all of them."""
+    result = await find_violation(
+        "long-irq-off-drain", ALL_UNDER_IRQS_OFF, {"irq-off-bound"}, {"cpus": cpus}
+    )
+    v = check_violation(
+        result, "irq-off-bound", "long-section", {"duration_ns", "bound_ns", "call", "caller"}
+    )
+    assert v.details["duration_ns"] > v.details["bound_ns"] == 40_000
+    assert v.actors == ("reclaimer",) and v.details["caller"] == "reclaimer"
+
+
+async def test_irq_off_bound_reads_the_scenario_bound() -> None:
+    """The same drain under a bound above a whole PCP's drain is no violation."""
+    data = dict(resolve_scenario("long-irq-off-drain").data)
+    data.update(
+        name="long-irq-off-drain-loose", oracle_options={"irq-off-bound": {"bound_us": 900}}
+    )
+    loose = parse_scenario(data, "tests/test_oracles.py (loose bound)")
+    await assert_silent(loose, ALL_UNDER_IRQS_OFF, {"cpus": 1})

@@ -18,15 +18,26 @@ wq-watchdog        a workqueue lockup report (pool with pending work, no progres
 disturbance-bound  at any moment, drain IPIs pending + drain works queued or running <= the
                    number of CPUs
 flush-dependency   check_flush_dependency() warned
+irq-off-bound      no CPU runs non-preemptibly (IRQs off, preemption off, a spinlock held, a
+                   hardirq handler) for longer than ``bound_ns`` of virtual time
+kernel-warn        a WARN_ON / WARN_ON_ONCE of the kernel fired in the model (always on):
+                   reported as the kernel prints it, with the actor, its CPU and the model's
+                   call chain (function names, innermost first)
+zone-precision     a drain_all_pages(zone) call moves only pages of ``zone`` off the PCPs (the
+                   work, IPI handler or caller draining for it frees no other zone's pages)
 ================== ========================================================================
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
-from .._core import SEC, Actor, build_wait_graph
-from .._kernel import PCP_PAGE, DrainCall, Machine, PageError, PerCpuPages
+import trio
+
+from .._core import SEC, USEC, Actor, build_wait_graph
+from .._kernel import PCP_PAGE, DrainCall, Machine, PageError, PerCpuPages, task_of
 from ._base import Oracle
 
 __all__ = [
@@ -34,10 +45,13 @@ __all__ = [
     "DisturbanceBound",
     "DrainCompleteness",
     "FlushDependency",
+    "IrqOffBound",
+    "KernelWarn",
     "Liveness",
     "PageConservation",
     "PcpExclusive",
     "WqWatchdog",
+    "ZonePrecision",
 ]
 
 
@@ -243,3 +257,141 @@ class FlushDependency(Oracle):
             )
 
         m.sensors.flush_warning.append(on_warning)
+
+
+class ZonePrecision(Oracle):
+    """E11 (v5.0, "mm, page_alloc: enable pcpu_drain with zone capability"): a zone-specific
+    caller (page isolation for CMA or memory offline, hwpoison, compaction) asks for one
+    zone; draining the other zones' PCPs as well is the H12 over-drain (extra ``zone->lock``
+    traffic and refills for zones nobody asked about).  Pages are attributed to a call by
+    whoever freed them while working for it, whatever the mechanism (a work, an IPI, the
+    caller itself), so the oracle never looks at the design."""
+
+    name = "zone-precision"
+    description = "a drain_all_pages(zone) call moves only pages of zone off the PCPs"
+
+    def attach(self, m: Machine) -> None:
+        def on_freed(call: DrainCall, pcp: PerCpuPages, freed: int) -> None:
+            if call.zone is None or pcp.zone.name == call.zone:
+                return
+            self.report(
+                m,
+                f"drain_all_pages({call.zone}) call #{call.id} by {call.caller} moved {freed} "
+                f"page(s) of zone {pcp.zone.name} off cpu{pcp.cpu}'s PCP",
+                kind="other-zone",
+                actors=(call.caller,),
+                subject=(call.caller, call.zone, pcp.zone.name),
+                details={
+                    "call": call.id,
+                    "zone": call.zone,
+                    "drained_zone": pcp.zone.name,
+                    "cpu": pcp.cpu,
+                    "pages": freed,
+                },
+            )
+
+        m.sensors.drain_freed.append(on_freed)
+
+
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Frames of these are the engine, the checkers and the sensors, not the emulated kernel.
+_NOT_KERNEL = (
+    *(os.path.join(_PKG, d) + os.sep for d in ("_core", "_check")),
+    os.path.join(_PKG, "_kernel", "_sensors.py"),
+    os.path.dirname(trio.__file__) + os.sep,
+)
+
+
+def _call_chain(limit: int = 12) -> list[str]:
+    """The model's call chain here, innermost first: function names of the frames of the
+    emulated kernel, the designs and the scenario's actors (a user's design included), as a
+    kernel backtrace lists them.  Names only: the same run gives the same chain on any
+    machine and after edits that move lines."""
+    out: list[str] = []
+    f = sys._getframe(1)
+    while f is not None and len(out) < limit:
+        name = f.f_code.co_filename
+        if name.startswith(_NOT_KERNEL):
+            if out and f.f_code.co_name in ("_call_model", "_drive"):
+                break  # the thread's entry: everything above is the engine
+        elif not out or out[-1] != f.f_code.co_name:  # a wrapper of the same name once
+            out.append(f.f_code.co_name)
+        f = f.f_back  # type: ignore[assignment]
+    return out
+
+
+class KernelWarn(Oracle):
+    """``WARN_ON()`` / ``WARN_ON_ONCE()``: the kernel saying that it reached a state its
+    authors ruled out (a drain before its workqueue exists, IPIs sent with IRQs off).  The
+    model raises the same warnings at the same places (``m.sensors.warn``); the first one
+    ends the run.  ``check_flush_dependency()``'s warning keeps its own oracle,
+    ``flush-dependency``."""
+
+    name = "kernel-warn"
+    description = "no WARN_ON / WARN_ON_ONCE of the kernel fires in the model"
+
+    def attach(self, m: Machine) -> None:
+        e = m.engine
+
+        def on_warning(message: str) -> None:
+            a = e.current_or_none
+            who = a.name if a is not None else "-"
+            cpu = a.cpu if a is not None else None
+            chain = _call_chain()
+            self.report(
+                m,
+                f"WARNING: CPU: {cpu if cpu is not None else '?'} PID: {who} at {message}",
+                kind="warn",
+                actors=(who,) if a is not None else (),
+                subject=(message,),
+                details={"warning": message, "cpu": cpu, "call_chain": chain},
+            )
+
+        m.sensors.warning.append(on_warning)
+
+
+class IrqOffBound(Oracle):
+    """A latency bound: how long a CPU may run with interrupts or preemption disabled.
+
+    An atomic section starts when a thread disables preemption or IRQs (a spinlock taken,
+    ``local_irq_save``) or a hardirq handler starts, and ends when both are back on; its
+    length is virtual time on that thread's clock, spinning on a contended lock included.
+    E17 (``55f77df7d715``, "mm: page_alloc: control latency caused by zone PCP draining",
+    v6.10) exists because draining a 5.14+-sized PCP in one ``pcp->lock`` hold made such
+    sections long: it drains ``batch << CONFIG_PCP_BATCH_SCALE_MAX`` pages per hold.  The
+    bound is the scenario's (``bound_us``); the first section over it is reported with its
+    length, thread, CPU and the drain call the thread worked for."""
+
+    name = "irq-off-bound"
+    description = "no CPU runs non-preemptibly (IRQs or preemption off) longer than a bound"
+
+    def attach(self, m: Machine) -> None:
+        bound = int(self.options.get("bound_ns", 1000 * USEC))
+
+        def on_section(a: Actor, duration: int) -> None:
+            if duration <= bound:
+                return
+            call = task_of(a).drain_call
+            what = (
+                f" for drain_all_pages({call.zone or 'NULL'}) call #{call.id} by {call.caller}"
+                if call is not None
+                else ""
+            )
+            self.report(
+                m,
+                f"{a.name} ran non-preemptibly on cpu{a.cpu} for {duration / USEC:.1f} us"
+                f"{what}, over the bound of {bound / USEC:.1f} us",
+                kind="long-section",
+                actors=(a.name,),
+                subject=(a.name,) if call is None else (a.name, call.caller),
+                details={
+                    "duration_ns": duration,
+                    "bound_ns": bound,
+                    "start_ns": a.atomic_since,
+                    "cpu": a.cpu,
+                    "call": call.id if call is not None else None,
+                    "caller": call.caller if call is not None else None,
+                },
+            )
+
+        m.engine.add_atomic_hook(on_section)

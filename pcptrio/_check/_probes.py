@@ -35,6 +35,10 @@ drain-from-kworker          a call was made from a workqueue worker (PF_WQ_WORKE
 exhausted-during-drain      a call began while memory was exhausted: every zone's free pages
                             at or below its min watermark
 hog-during-drain            a CPU-hog work was running while a call was in progress
+zone-call-other-zones       a zone-specific call began while an online CPU's PCP held pages
+                            of another zone
+drain-large-pcp             a call began while an online CPU's PCP held more pages than
+                            two of E17's chunks (``batch << CONFIG_PCP_BATCH_SCALE_MAX``)
 ==========================  ===============================================================
 """
 
@@ -205,6 +209,41 @@ class ExhaustedDuringDrain(Probe):
         m.sensors.drain_begin.append(begin)
 
 
+class ZoneCallOtherZones(Probe):
+    name = "zone-call-other-zones"
+    description = "a zone-specific call began while an online CPU's PCP held pages of another zone"
+
+    def attach(self, m: Machine, reached: Callable[[], None]) -> None:
+        def begin(call: DrainCall) -> None:
+            if call.zone is None:
+                return
+            for z in m.zones:
+                if z.name != call.zone and any(p.count and m.cpu_online(p.cpu) for p in z.pcp):
+                    reached()
+                    return
+
+        m.sensors.drain_begin.append(begin)
+
+
+class DrainLargePcp(Probe):
+    name = "drain-large-pcp"
+    description = (
+        "a call began while an online CPU's PCP held more pages than two of E17's chunks "
+        "(batch << CONFIG_PCP_BATCH_SCALE_MAX)"
+    )
+
+    def attach(self, m: Machine, reached: Callable[[], None]) -> None:
+        scale = m.params.pcp_batch_scale_max
+
+        def begin(call: DrainCall) -> None:
+            for p in m.all_pcps():
+                if p.count > 2 * (p.batch << scale) and m.cpu_online(p.cpu):
+                    reached()
+                    return
+
+        m.sensors.drain_begin.append(begin)
+
+
 PROBES: dict[str, type[Probe]] = {
     p.name: p
     for p in (
@@ -218,6 +257,8 @@ PROBES: dict[str, type[Probe]] = {
         DrainFromKworker,
         ExhaustedDuringDrain,
         HogDuringDrain,
+        ZoneCallOtherZones,
+        DrainLargePcp,
     )
 }
 

@@ -14,10 +14,13 @@ from ._oracles import (
     DisturbanceBound,
     DrainCompleteness,
     FlushDependency,
+    IrqOffBound,
+    KernelWarn,
     Liveness,
     PageConservation,
     PcpExclusive,
     WqWatchdog,
+    ZonePrecision,
 )
 from ._workdebug import WorkDebug
 
@@ -34,13 +37,16 @@ ORACLES: dict[str, type[Oracle]] = {
         WqWatchdog,
         DisturbanceBound,
         FlushDependency,
+        KernelWarn,
+        ZonePrecision,
+        IrqOffBound,
         WorkDebug,
     )
 }
 
 #: The global safety oracles every scenario runs (``docs/hazards.md``), and the
 #: design-agnostic kernel debug checks.
-ALWAYS_ON = ("page-conservation", "pcp-exclusive", "deadlock", "work-debug")
+ALWAYS_ON = ("page-conservation", "pcp-exclusive", "deadlock", "work-debug", "kernel-warn")
 
 
 def oracle_names() -> list[str]:

@@ -64,6 +64,9 @@ class Actor:
     interrupted: bool = False
     preempt_count: int = 0
     irq_disabled: int = 0
+    # Virtual time at which the actor last became non-preemptible (preemption or IRQs off,
+    # or hardirq context): the start of its current atomic section.
+    atomic_since: int = 0
     waiting_on: Waitable | None = None
     slept: bool = False
     wake_value: Any = None

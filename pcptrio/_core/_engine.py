@@ -614,27 +614,39 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
 
     # CPU state of the current actor --------------------------------------------------
 
+    # An actor's atomic section (preemption or IRQs off) starts when both counts leave 0 and
+    # ends when both are back at 0: ``atomic_since`` marks the start, the atomic hooks see
+    # the end (irq-off-bound).  The hooks cost a list test only on the way out.
+
     def preempt_disable(self) -> None:
         a = self._cur or self.current  # (current raises outside a step)
         a.preempt_count = n = a.preempt_count + 1
-        if n == 1 and not a.irq_disabled and self._waiting:  # its CPU just closed
-            self._cpu_changed(a.cpu)
+        if n == 1 and not a.irq_disabled:  # its CPU just closed
+            a.atomic_since = self.now
+            if self._waiting:
+                self._cpu_changed(a.cpu)
 
     def preempt_enable(self) -> None:
         a = self._cur or self.current  # (current raises outside a step)
         if a.preempt_count <= 0:
             raise ModelError(f"{a.name}: preempt_enable() without preempt_disable()")
         a.preempt_count = n = a.preempt_count - 1
-        if n == 0 and not a.irq_disabled and self._waiting:  # its CPU just opened
-            self._cpu_changed(a.cpu)
+        if n == 0 and not a.irq_disabled:  # its CPU just opened
+            if self._atomic_hooks:
+                self._atomic_end(a)
+            if self._waiting:
+                self._cpu_changed(a.cpu)
 
     def local_irq_save(self) -> int:
         """Disable local IRQs; returns the previous nesting depth (``flags``)."""
         a = self._cur or self.current  # (current raises outside a step)
         flags = a.irq_disabled
         a.irq_disabled = flags + 1
-        if not flags and self._waiting:  # IRQs just went off here (and maybe preemption)
-            self._cpu_changed(a.cpu)
+        if not flags:  # IRQs just went off here (and maybe preemption)
+            if not a.preempt_count:
+                a.atomic_since = self.now
+            if self._waiting:
+                self._cpu_changed(a.cpu)
         return flags
 
     def local_irq_restore(self, flags: int) -> None:
@@ -644,8 +656,22 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
                 f"{a.name}: local_irq_restore({flags}) does not match depth {a.irq_disabled}"
             )
         a.irq_disabled = flags
-        if not flags and self._waiting:  # IRQs just came back on here
-            self._cpu_changed(a.cpu)
+        if not flags:  # IRQs just came back on here
+            if self._atomic_hooks and not a.preempt_count:
+                self._atomic_end(a)
+            if self._waiting:
+                self._cpu_changed(a.cpu)
+
+    def add_atomic_hook(self, hook: Callable[[Actor, int], None]) -> None:
+        """Call ``hook(actor, duration_ns)`` each time an actor's atomic section ends: it ran
+        with preemption or IRQs off (a spinlock held, a hardirq handler) for ``duration_ns``
+        of its virtual time, from ``actor.atomic_since``."""
+        self._atomic_hooks.append(hook)
+
+    def _atomic_end(self, a: Actor) -> None:
+        d = self.now - a.atomic_since
+        for hook in self._atomic_hooks:
+            hook(a, d)
 
     # CPUs ----------------------------------------------------------------------------
 
@@ -768,6 +794,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         self._root = None
         self._step_hooks = []
         self._finish_hooks = []
+        self._atomic_hooks = []
         self.timers = TimerHeap()
         self._due = []
         self._unbound = {}
@@ -892,6 +919,8 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
     @enable_ki_protection
     def _exit(self, a: Actor) -> None:
         self.emit("exit")
+        if a.interrupt and self._atomic_hooks:  # the end of a hardirq handler's section
+            self._atomic_end(a)
         self._drop_waiter(a)
         a.state = DONE
         self._refresh(a)

@@ -118,6 +118,7 @@ class EngineState:
         self._due_fp = 0  # their fingerprint (the sum of _clock._due_fp), kept with the list
         self._step_hooks: list[Callable[[], None]] = []
         self._finish_hooks: list[Callable[[], None]] = []
+        self._atomic_hooks: list[Callable[[Actor, int], None]] = []
 
     @property
     def max_steps(self) -> int:

@@ -27,6 +27,10 @@ class CpuMask:
         """``for_each_cpu(cpu, mask)``: the set bits, read now."""
         return [c for c, b in enumerate(self.bits) if b]
 
+    def test(self, cpu: int) -> bool:
+        """``cpumask_test_cpu(cpu, mask)``, read now."""
+        return self.bits[cpu]
+
 
 def has_pcps(m: Machine, cpu: int, zone: Zone | None) -> bool:
     """The unlocked ``pcp->count`` test of the mask loop (racy by design)."""

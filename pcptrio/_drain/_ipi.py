@@ -36,7 +36,9 @@ async def _drain_local(m: Machine, zone: Zone | None) -> None:
 async def drain_all_pages(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
     mask: CpuMask = m.design_state[_KEY]
     await build_cpus_with_pcps(m, mask, zone)
-    await m.on_each_cpu_mask(mask.cpus(), lambda z: _drain_local(m, z), zone, True)
+    # The shared mask itself, not a copy: the local call re-reads this CPU's bit after the
+    # wait (on_each_cpu_mask's cpumask_test_cpu), while other callers may rewrite it.
+    await m.on_each_cpu_mask(mask, lambda z: _drain_local(m, z), zone, True)
 
 
 IPI = DrainDesign(

@@ -86,7 +86,7 @@ async def locked_queue_and_flush(
 
 async def drain_all_pages(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
     if m.mm_percpu_wq is None:
-        m.sensors.warn("WARN_ON_ONCE(!mm_percpu_wq) in drain_all_pages")
+        m.sensors.warn("mm/page_alloc.c: drain_all_pages: WARN_ON_ONCE(!mm_percpu_wq)")
         return
     if m.current.flags & PF_WQ_WORKER:
         return

@@ -28,7 +28,7 @@ async def drain_local_pages_wq(work: WorkStruct) -> None:
 
 async def drain_all_pages(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
     if m.mm_percpu_wq is None:
-        m.sensors.warn("WARN_ON_ONCE(!mm_percpu_wq) in drain_all_pages")
+        m.sensors.warn("mm/page_alloc.c: drain_all_pages: WARN_ON_ONCE(!mm_percpu_wq)")
         return
     await locked_queue_and_flush(m, m.design_state[_KEY], zone, drain_local_pages_wq)
 

@@ -8,7 +8,12 @@ From ``[PATCH 3/4] mm, page_alloc: Drain per-cpu pages from workqueue context`` 
    the posted diff;
 3. build the static shared ``cpus_with_pcps`` mask;
 4. allocation succeeded: ``INIT_WORK`` + ``schedule_work_on`` (**system_wq**, no rescuer)
-   for each CPU in the mask, then flush each;
+   for each CPU in the mask, then flush each.  Both loops are ``for_each_cpu(cpu,
+   &cpus_with_pcps)`` over the shared, unlocked mask, read as they go: a bit another caller
+   clears between the loops leaves a queued work unflushed (the caller returns before it
+   ran), and a bit it sets makes the caller flush a percpu work it never initialised
+   (zeroed memory: ``flush_work`` finds no pool and returns at once; the
+   ``WARN_ON(!work->func)`` there came in v4.19);
 5. allocation failed: serially, an on-stack work per CPU, ``schedule_work_on`` +
    ``flush_work`` — one CPU at a time (H18);
 6. ``drain_local_pages_wq`` calls ``drain_local_pages(NULL)`` without disabling preemption,
@@ -45,14 +50,21 @@ async def wq_rfc_drain(m: Machine, zone: Zone | None, key: str = _KEY) -> None:
     works = await m.alloc_percpu_gfp(1, GFP_ATOMIC)  # not freed, as posted
     await build_cpus_with_pcps(m, mask, zone)
     if works is not None:
-        queued = []
-        for cpu in mask.cpus():
-            w = WorkStruct(drain_local_pages_wq, "drain_local_pages_wq", f"drain[{cpu}]", m)
+        percpu: dict[int, WorkStruct] = {}  # per_cpu_ptr(works, cpu), once INIT_WORK'ed
+        for cpu in range(m.nr_cpus):  # for_each_cpu(cpu, &cpus_with_pcps), read live
+            if not mask.test(cpu):
+                continue
+            w = percpu[cpu] = WorkStruct(
+                drain_local_pages_wq, "drain_local_pages_wq", f"drain[{cpu}]", m
+            )
             await m.schedule_work_on(cpu, w)
-            queued.append((cpu, w))
-        await flush_in_nursery(m, queued)
+        # for_each_cpu(cpu, &cpus_with_pcps) flush_work(per_cpu_ptr(works, cpu)), with the
+        # mask as it is now; a CPU whose work was never initialised has nothing to wait for.
+        await flush_in_nursery(m, [(c, percpu[c]) for c in mask.cpus() if c in percpu])
     else:
-        for cpu in mask.cpus():  # serial fallback: on-stack work, one CPU at a time
+        for cpu in range(m.nr_cpus):  # serial fallback: on-stack work, one CPU at a time
+            if not mask.test(cpu):  # for_each_cpu, read live
+                continue
             w = WorkStruct(
                 drain_local_pages_wq, "drain_local_pages_wq", f"drain[{cpu}]", m, on_stack=True
             )

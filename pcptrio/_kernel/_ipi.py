@@ -21,7 +21,7 @@ send until the handler returns, for the ``disturbance-bound`` oracle.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -31,7 +31,7 @@ from ._task import task_of
 if TYPE_CHECKING:
     from ._machine import Machine
 
-__all__ = ["IpiStatistics", "on_each_cpu_mask"]
+__all__ = ["IpiStatistics", "SharedCpuMask", "on_each_cpu_mask"]
 
 
 @attrs.frozen
@@ -39,6 +39,16 @@ class IpiStatistics:
     sent: int
     handled: int
     calls: int
+
+
+@runtime_checkable
+class SharedCpuMask(Protocol):
+    """A ``cpumask_t`` that others may write while the call runs (a design's static
+    ``cpus_with_pcps``): read when the kernel reads it, not copied once."""
+
+    def cpus(self) -> list[int]: ...
+
+    def test(self, cpu: int) -> bool: ...
 
 
 class _CsdWait:
@@ -60,18 +70,30 @@ class _CsdWait:
 
 async def on_each_cpu_mask(
     m: Machine,
-    mask: Iterable[int],
+    mask: Iterable[int] | SharedCpuMask,
     fn: Callable[[Any], Awaitable[None]],
     info: Any,
     wait: bool = True,
 ) -> None:
-    """Run ``fn(info)`` on every online CPU of ``mask`` (this one included, with IRQs off)."""
+    """Run ``fn(info)`` on every online CPU of ``mask`` (this one included, with IRQs off).
+
+    A :class:`SharedCpuMask` is read as ``kernel/smp.c`` reads it: the targets when the IPIs
+    are sent (``cpumask_and(cfd->cpumask, mask, cpu_online_mask)``), and the local call after
+    the wait (``if (cpumask_test_cpu(cpu, mask))`` in ``on_each_cpu_mask``), so a bit another
+    caller changed meanwhile decides whether this CPU drains itself."""
     e = m.engine
     me = e.current
     call = task_of(me).drain_call
     e.preempt_disable()
     this = e.smp_processor_id()
-    cpus = sorted(set(mask))
+    if me.irq_disabled and e.cpu_online(this):
+        # kernel/smp.c, smp_call_function_many(): "Can deadlock when called with interrupts
+        # disabled" (two CPUs each spinning on the other's IPI with IRQs off).
+        m.sensors.warn(
+            "kernel/smp.c: smp_call_function_many: "
+            "WARN_ON_ONCE(cpu_online(this_cpu) && irqs_disabled())"
+        )
+    cpus = mask.cpus() if isinstance(mask, SharedCpuMask) else sorted(set(mask))
     targets = [c for c in cpus if c != this and e.cpu_online(c)]
     csd = _CsdWait(me.name)
     m.ipi_calls += 1
@@ -89,7 +111,8 @@ async def on_each_cpu_mask(
     if wait and csd.remaining:
         csd.waiter = me
         await e.block(csd, "csd_lock_wait", holds_cpu=True)
-    if this in cpus:  # on_each_cpu_mask(): the local call comes after the remote ones
+    # on_each_cpu_mask(): the local call comes after the remote ones, on the mask as it is now.
+    if mask.test(this) if isinstance(mask, SharedCpuMask) else this in cpus:
         flags = e.local_irq_save()
         await fn(info)
         e.local_irq_restore(flags)

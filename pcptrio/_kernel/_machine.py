@@ -32,7 +32,7 @@ from ._costs import Costs
 from ._drainstats import DrainCall
 from ._gfp import GFP_KERNEL, Protection
 from ._hotplug import Hotplug, HotplugStatistics
-from ._ipi import IpiStatistics, on_each_cpu_mask
+from ._ipi import IpiStatistics, SharedCpuMask, on_each_cpu_mask
 from ._pagemap import PageError, PageMap
 from ._params import MachineParams, min_free_pages
 from ._pcp import (
@@ -355,14 +355,16 @@ class Machine:
 
     async def on_each_cpu_mask(
         self,
-        mask: Iterable[int],
+        mask: Iterable[int] | SharedCpuMask,
         fn: Callable[[Any], Awaitable[None]],
         info: Any = None,
         wait: bool = True,
     ) -> None:
         """``on_each_cpu_mask(mask, fn, info, wait)``: run ``fn(info)`` in IRQ context on
         every online CPU of ``mask`` (the caller's own CPU directly); with ``wait`` the
-        caller spins, preemption off, until every handler has returned."""
+        caller spins, preemption off, until every handler has returned.  A shared mask
+        (an object with ``cpus()`` and ``test(cpu)``, such as a design's static
+        ``CpuMask``) is read live, as the kernel reads it."""
         await on_each_cpu_mask(self, mask, fn, info, wait)
 
     # ------------------------------------------------------------------ workqueues

@@ -280,6 +280,8 @@ async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPage
         call = task_of(a).drain_call
         if call is not None:
             call.pages[cpu] = call.pages.get(cpu, 0) + freed
+            for fn in m.sensors.drain_freed:
+                fn(call, pcp, freed)
     await _zone_unlock(zone, flags)
     pcp.exit(a)
     return freed

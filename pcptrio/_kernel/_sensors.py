@@ -40,7 +40,11 @@ class Sensors:
         #: A scenario stimulus begins (True) or ends (False): ``cpu-down`` / ``cpu-up`` while
         #: a hotplug request is in progress, or one a scenario actor marks (``hog``).
         self.stimulus: list[Callable[[str, bool], None]] = []
-        #: A WARN_ON_ONCE fired in model code (message).
+        #: Pages a drain call had moved off a PCP to the buddy (call, pcp, pages): the work,
+        #: IPI handler or caller that drained ``pcp`` was working for ``call``.
+        self.drain_freed: list[Callable[[DrainCall, PerCpuPages, int], None]] = []
+        #: A WARN_ON / WARN_ON_ONCE of the kernel fired in model code: "file: function:
+        #: condition", e.g. ``"kernel/smp.c: smp_call_function_many: WARN_ON_ONCE(...)"``.
         self.warning: list[Callable[[str], None]] = []
         #: CONFIG_DEBUG_OBJECTS_WORK caught a misuse of a work item (kind, message, details):
         #: INIT_WORK on a pending or running work, freeing a pending work, queueing an

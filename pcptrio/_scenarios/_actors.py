@@ -293,6 +293,29 @@ async def _alloc(m: Machine, a: ActorSpec, where: str) -> None:
     await _spread(m, select_cpus(a.get("cpus", "all"), m.nr_cpus, where), one, "alloc")
 
 
+async def _free_burst(m: Machine, a: ActorSpec, where: str) -> None:
+    """A task that held a large buffer frees it page by page (``munmap``, an exiting
+    process): the pages come from order-9 blocks and go back as order-0 frees through the
+    PCP, which grows up to ``high`` (a 5.14+ ``high`` lets it hold megabytes)."""
+    zone = _zone(m, a.get("zone"), where)
+    pages = int(a.get("pages", 4096))
+
+    async def one(cpu: int) -> None:
+        blocks: list[int] = []
+        while len(blocks) * 512 < pages:
+            head = await m.alloc_pages(GFP_KERNEL, order=9, zone=zone)
+            if head is None:
+                break
+            blocks.append(head)
+        left = pages
+        for head in blocks:  # split_page(): each page of the block is freed on its own
+            for pfn in range(head, head + min(512, left)):
+                await m.free_pages(pfn)
+            left -= 512
+
+    await _spread(m, select_cpus(a.get("cpus", "all"), m.nr_cpus, where), one, "free-burst")
+
+
 async def _noop(work: WorkStruct) -> None:
     return None
 
@@ -330,6 +353,7 @@ ACTOR_KINDS: dict[str, tuple[ActorFn, frozenset[str]]] = {
     "kworker-drain": (_kworker_drain, frozenset({"cpu", "zone", "force"})),
     "hog-work": (_hog_work, frozenset({"cpu", "seconds", "slice_ms"})),
     "alloc": (_alloc, frozenset({"cpus", "count", "think_ns", "zone"})),
+    "free-burst": (_free_burst, frozenset({"cpus", "pages", "zone"})),
     "sleep": (_sleep, frozenset({"ns"})),
     "wq-warmup": (_wq_warmup, frozenset({"highpri"})),
 }

@@ -146,6 +146,49 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         ],
     },
     {
+        "name": "offline-stale-mask",
+        "hazard": "H5b",
+        "title": "a drain while a CPU is down, with its stale cpus_with_pcps bit",
+        "description": (
+            "Rounds of: a drain while every CPU is up (the last CPU's bit is set in the shared "
+            "mask); the last CPU goes down; a second drain runs while the other CPUs allocate "
+            "and free; the last CPU comes back once that drain has returned.  No CPU changes "
+            "state during a drain (that is H5, offline-during-drain).  for_each_online_cpu "
+            "skips the offline CPU, so its bit stays set: work is queued to the offline CPU "
+            "and runs on an unbound worker, whether or not the design holds the CPU hotplug "
+            "lock; preempt_disable in the work function (v4.11 drain_local_pages_wq) is what "
+            "keeps it on one CPU."
+        ),
+        "oracles": ["pcp-exclusive", "page-conservation"],
+        "probes": ["drain-while-cpu-offline"],
+        "min_cpus": 3,
+        "params": {**_PCP, "ops": 150, "rounds": 3},
+        "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 100},
+        "phases": [
+            {"actors": [{"kind": "wq-warmup"}]},
+            {
+                "repeat": "$rounds",
+                "phases": [
+                    {
+                        "actors": [
+                            {"kind": "churn", "cpus": "all", "ops": 40, "think_ns": 30},
+                            {"kind": "drain", "cpu": 0, "times": 1},
+                        ]
+                    },
+                    {"actors": [{"kind": "hotplug", "cpu": 0, "ops": ["down:last"]}]},
+                    {
+                        "actors": [
+                            {"kind": "churn", "cpus": "not-last", "ops": "$ops", "think_ns": 30},
+                            {"kind": "drain", "cpu": 0, "times": 1, "delay_ns": 3000},
+                        ]
+                    },
+                    {"actors": [{"kind": "hotplug", "cpu": 0, "ops": ["up:last"]}]},
+                ],
+            },
+        ],
+    },
+    {
         "name": "hotplug-lock-abba",
         "hazard": "H6",
         "title": "CPU hotplug lock inside the allocator (ABBA)",
@@ -213,6 +256,70 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         ],
     },
     {
+        "name": "zone-over-drain",
+        "hazard": "H12",
+        "title": "a zone-specific drain empties every zone's PCPs",
+        "description": (
+            "Two zones; every CPU holds pages of both on its PCPs.  A zone-specific caller "
+            "(alloc_contig_range isolating a CMA range in zone Normal; memory offline and "
+            "hwpoison drain one zone too) calls drain_all_pages(Normal).  Nobody allocates or "
+            "frees meanwhile."
+        ),
+        "oracles": ["zone-precision"],
+        "probes": ["zone-call-other-zones"],
+        "min_cpus": 1,
+        "params": {**_PCP, "fill": 20},
+        "machine": {
+            "zones": [
+                {"name": "DMA32", "pages": "$pages", "high": "$high", "batch": "$batch"},
+                {"name": "Normal", "pages": "$pages", "high": "$high", "batch": "$batch"},
+            ]
+        },
+        "budget": {"schedules": 20},
+        "phases": [
+            {
+                "actors": [
+                    {"kind": "fill", "cpus": "all", "zone": "DMA32", "pages": "$fill"},
+                    {"kind": "fill", "cpus": "all", "zone": "Normal", "pages": "$fill"},
+                ]
+            },
+            {
+                "actors": [
+                    {
+                        "kind": "drain",
+                        "cpu": 0,
+                        "zone": "Normal",
+                        "times": 1,
+                        "name": "alloc_contig_range",
+                    }
+                ]
+            },
+        ],
+    },
+    {
+        "name": "lost-global-drain",
+        "hazard": "H13",
+        "title": "a global drain that returns because another drain holds the mutex",
+        "description": (
+            "The CPUs hold pages on their PCPs; two direct reclaimers call "
+            "drain_all_pages(NULL) at the same time, and nobody allocates or frees meanwhile. "
+            "Every caller is judged strictly: the pages on the PCPs when its call began must "
+            "be gone when it returns.  Since E5 a global caller that finds pcpu_drain_mutex "
+            "held returns at once, by design (the other drainer is on it); the row shows it."
+        ),
+        "oracles": ["drain-completeness"],
+        "oracle_options": {"drain-completeness": {"strict": True}},
+        "probes": ["concurrent-drains"],
+        "min_cpus": 2,
+        "params": {**_PCP, "fill": 20},
+        "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 20},
+        "phases": [
+            {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
+            {"actors": [{"kind": "drainers", "count": 2, "times": 1}]},
+        ],
+    },
+    {
         "name": "hog-in-pool",
         "hazard": "H14",
         "title": "a CPU hog in the target CPU's worker pool",
@@ -230,6 +337,32 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
             {"actors": [{"kind": "hog-work", "cpu": "last", "seconds": "$hog_s"}]},
             {"actors": [{"kind": "sleep", "ns": 2000000}]},
+            {"actors": [{"kind": "drain", "cpu": 0, "times": 1, "name": "reclaimer"}]},
+        ],
+    },
+    {
+        "name": "long-irq-off-drain",
+        "hazard": "H17",
+        "title": "draining a 5.14+-sized PCP in one lock hold",
+        "description": (
+            "A PCP sized as from v5.14 (high 2,048 pages, batch 15: a 128 MiB zone): every "
+            "CPU frees a 6 MiB buffer page by page, so each PCP holds 1,536 pages, three of "
+            "E17's 480-page chunks (batch << CONFIG_PCP_BATCH_SCALE_MAX).  Then a reclaimer "
+            "drains.  Judged by irq-off-bound: no CPU may run with IRQs or preemption off for "
+            "more than 40 us; one chunk takes about 19 us under the locks, a whole PCP about "
+            "61 us (40 ns per page)."
+        ),
+        "oracles": ["irq-off-bound"],
+        # The bound is the scenario's, not a parameter: a smaller bound is another question
+        # (and the shrinker would take it).
+        "oracle_options": {"irq-off-bound": {"bound_us": 40}},
+        "probes": ["drain-large-pcp"],
+        "min_cpus": 1,
+        "params": {"pages": 32768, "high": 2048, "batch": 15, "fill": 1536},
+        "machine": {"zones": _ONE_ZONE, "pcp_batch_scale_max": 5},
+        "budget": {"schedules": 10},
+        "phases": [
+            {"actors": [{"kind": "free-burst", "cpus": "all", "pages": "$fill"}]},
             {"actors": [{"kind": "drain", "cpu": 0, "times": 1, "name": "reclaimer"}]},
         ],
     },
@@ -283,50 +416,6 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
                     {"kind": "drain", "cpu": 0, "times": "$drains", "gap_ns": 15000},
                 ]
             }
-        ],
-    },
-    {
-        "name": "offline-stale-mask",
-        "title": "a drain while a CPU is down, with its stale cpus_with_pcps bit",
-        "description": (
-            "Rounds of: a drain while every CPU is up (the last CPU's bit is set in the shared "
-            "mask), then the last CPU goes down and a second drain runs before it comes back. "
-            "for_each_online_cpu skips the offline CPU, so its bit stays set: work is queued "
-            "to the offline CPU and runs on an unbound worker, whether or not the design "
-            "holds the CPU hotplug lock; preempt_disable in the work function (v4.11 "
-            "drain_local_pages_wq) is what keeps it on one CPU."
-        ),
-        "oracles": ["pcp-exclusive", "page-conservation"],
-        "probes": ["drain-while-cpu-offline"],
-        "min_cpus": 3,
-        "params": {**_PCP, "ops": 150, "rounds": 3},
-        "machine": {"zones": _ONE_ZONE},
-        "budget": {"schedules": 100},
-        "phases": [
-            {"actors": [{"kind": "wq-warmup"}]},
-            {
-                "repeat": "$rounds",
-                "phases": [
-                    {
-                        "actors": [
-                            {"kind": "churn", "cpus": "all", "ops": 40, "think_ns": 30},
-                            {"kind": "drain", "cpu": 0, "times": 1},
-                        ]
-                    },
-                    {
-                        "actors": [
-                            {"kind": "churn", "cpus": "all", "ops": "$ops", "think_ns": 30},
-                            {
-                                "kind": "hotplug",
-                                "cpu": 0,
-                                "ops": ["down:last", "up:last"],
-                                "gap_ns": 30000,
-                            },
-                            {"kind": "drain", "cpu": 0, "times": 1, "delay_ns": 3000},
-                        ]
-                    },
-                ],
-            },
         ],
     },
     {

@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 
 from .._check import ORACLES, PROBES
-from .._core import MSEC, BadInput
+from .._core import MSEC, USEC, BadInput
 from .._kernel import MAX_CPUS, MAX_PAGES, Costs, MachineParams, Protection, ZoneSpec
 from ._actors import ACTOR_KINDS, check_actor
 
@@ -132,6 +132,7 @@ MAX_PHASES = 1_000_000
 ORACLE_OPTIONS: dict[str, dict[str, type]] = {
     "drain-completeness": {"strict": bool},
     "liveness": {"bound_ms": int},
+    "irq-off-bound": {"bound_us": int},
 }
 
 
@@ -399,6 +400,8 @@ class ScenarioDef:
                     o[k] = _int(self.source, f"{where}.{k}", v, 1, MAX_TIME_MS)
             if "bound_ms" in o:
                 o["bound_ns"] = o.pop("bound_ms") * MSEC
+            if "bound_us" in o:
+                o["bound_ns"] = o.pop("bound_us") * USEC
             out[name] = o
         return out
 
