@@ -1,4 +1,4 @@
-"""Eight classic broken drain_all_pages() designs, written only with names of docs/design-api.md.
+"""Nine classic broken drain_all_pages() designs, written only with names of docs/design-api.md.
 
 Each is a working design with one thing taken away, and re-creates a bug the kernel had or
 would have had without the commit that prevents it; the design function's docstring names
@@ -16,6 +16,7 @@ design                      caught by            scenario
 ``COUNT_OUTSIDE_LOCK``      drain-completeness   count-race (spinlock era)
 ``REMOTE_ALL_ZONES``        zone-precision       zone-over-drain (spinlock era)
 ``IPI_IRQS_OFF``            kernel-warn          steady
+``POLL_PREEMPT_OFF``        lockup               drain-from-kworker
 ==========================  ===================  =========================================
 """
 
@@ -41,6 +42,7 @@ __all__ = [
     "NO_FLUSH",
     "NO_MUTEX",
     "ON_SYSTEM_WQ",
+    "POLL_PREEMPT_OFF",
     "REMOTE_ALL_ZONES",
     "REMOTE_NO_LOCK",
 ]
@@ -360,4 +362,41 @@ IPI_IRQS_OFF = DrainDesign(
     eras=(Protection.IRQ,),
     kernel="tests: classic broken design (h)",
     summary="drain by IPIs from inside local_irq_save()/local_irq_restore()",
+)
+
+
+# ---------------------------------------------------------------------------- (i) busy poll
+
+
+async def poll_preempt_off(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+    """(i) Waiting for the drain works by polling with preemption disabled.
+
+    0ccce3b92421 waits for each work with ``flush_work()``, which sleeps until the work has
+    run.  A caller that instead polls ``work_pending()`` in a ``preempt_disable()``d
+    ``mdelay()`` loop, to "keep the drain on this CPU", never lets the work queued to its own
+    CPU run: its CPU cannot schedule, the work stays pending forever, and the soft-lockup
+    watchdog reports the CPU after 20 s.
+    """
+    e = m.engine
+    wq = m.mm_percpu_wq
+    assert wq is not None
+    mask = CpuMask(m.nr_cpus)
+    await build_cpus_with_pcps(m, mask, zone, force_all_cpus)
+    works = []
+    for cpu in mask.cpus():
+        w = WorkStruct(drain_local_pages_wq, "drain_local_pages_wq", f"drain[{cpu}]", (m, zone))
+        await m.queue_work_on(cpu, wq, w)
+        works.append(w)
+    e.preempt_disable()  # BUG: the work for this CPU can never run now
+    while any(w.pending for w in works):
+        await e.spend(1_000_000, "mdelay")
+    e.preempt_enable()
+
+
+POLL_PREEMPT_OFF = DrainDesign(
+    "classic-poll-preempt-off",
+    poll_preempt_off,
+    eras=(Protection.IRQ,),
+    kernel="tests: classic broken design (i)",
+    summary="queue the drain works, then poll work_pending() with preemption disabled",
 )

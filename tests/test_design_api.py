@@ -203,7 +203,7 @@ async def awaits_trio(m: Machine, zone: Zone | None, force_all_cpus: bool) -> No
 AWAITS_TRIO = DrainDesign("test-awaits-trio", awaits_trio)
 
 
-# ========================================================================== the eight are caught
+# =========================================================================== the nine are caught
 
 CAUGHT: list[tuple[DrainDesign, str, str, str]] = [
     # design, scenario, oracle, kind
@@ -215,6 +215,7 @@ CAUGHT: list[tuple[DrainDesign, str, str, str]] = [
     (classic.COUNT_OUTSIDE_LOCK, "count-race", "drain-completeness", "pages-left"),
     (classic.REMOTE_ALL_ZONES, "zone-over-drain", "zone-precision", "other-zone"),
     (classic.IPI_IRQS_OFF, "steady", "kernel-warn", "warn"),
+    (classic.POLL_PREEMPT_OFF, "drain-from-kworker", "lockup", "soft-lockup"),
 ]
 
 

@@ -18,6 +18,9 @@ wq-watchdog        a workqueue lockup report (pool with pending work, no progres
 disturbance-bound  at any moment, drain IPIs pending + drain works queued or running <= the
                    number of CPUs
 flush-dependency   check_flush_dependency() warned
+lockup             the kernel's soft lockup (a CPU that could not schedule for 20 s), hard
+                   lockup (IRQs off for 10 s) and hung-task (an uninterruptible wait of 120 s)
+                   reports, in virtual time (always on)
 irq-off-bound      no CPU runs non-preemptibly (IRQs off, preemption off, a spinlock held, a
                    hardirq handler) for longer than ``bound_ns`` of virtual time
 kernel-warn        a WARN_ON / WARN_ON_ONCE of the kernel fired in the model (always on):
@@ -48,6 +51,7 @@ __all__ = [
     "IrqOffBound",
     "KernelWarn",
     "Liveness",
+    "Lockup",
     "PageConservation",
     "PcpExclusive",
     "WqWatchdog",
@@ -395,3 +399,31 @@ class IrqOffBound(Oracle):
             )
 
         m.engine.add_atomic_hook(on_section)
+
+
+class Lockup(Oracle):
+    """The kernel's own lockup reports (``_kernel._lockup``): soft lockup, hard lockup and
+    hung task, each with the kernel's headline.  Their timers are deferrable, so a machine
+    that cannot progress at all is still a ``deadlock``; a thread that spins, loops or waits
+    on something that never comes while the rest of the machine goes on is a lockup, not
+    an exhausted budget."""
+
+    name = "lockup"
+    description = (
+        "no soft lockup (20 s without scheduling), hard lockup (10 s with IRQs off) or hung "
+        "task (120 s in an uninterruptible wait)"
+    )
+
+    def attach(self, m: Machine) -> None:
+        def on_lockup(kind: str, headline: str, details: dict[str, Any]) -> None:
+            who = str(details.get("actor", ""))
+            self.report(
+                m,
+                headline,
+                kind=kind,
+                actors=(who,) if who else (),
+                subject=(who,),
+                details=details,
+            )
+
+        m.sensors.lockup.append(on_lockup)

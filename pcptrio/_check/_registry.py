@@ -17,6 +17,7 @@ from ._oracles import (
     IrqOffBound,
     KernelWarn,
     Liveness,
+    Lockup,
     PageConservation,
     PcpExclusive,
     WqWatchdog,
@@ -34,6 +35,7 @@ ORACLES: dict[str, type[Oracle]] = {
         DrainCompleteness,
         DeadlockOracle,
         Liveness,
+        Lockup,
         WqWatchdog,
         DisturbanceBound,
         FlushDependency,
@@ -46,7 +48,14 @@ ORACLES: dict[str, type[Oracle]] = {
 
 #: The global safety oracles every scenario runs (``docs/hazards.md``), and the
 #: design-agnostic kernel debug checks.
-ALWAYS_ON = ("page-conservation", "pcp-exclusive", "deadlock", "work-debug", "kernel-warn")
+ALWAYS_ON = (
+    "page-conservation",
+    "pcp-exclusive",
+    "deadlock",
+    "work-debug",
+    "kernel-warn",
+    "lockup",
+)
 
 
 def oracle_names() -> list[str]:

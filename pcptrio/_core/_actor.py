@@ -67,6 +67,10 @@ class Actor:
     # Virtual time at which the actor last became non-preemptible (preemption or IRQs off,
     # or hardirq context): the start of its current atomic section.
     atomic_since: int = 0
+    # ... and when it last turned IRQs off (the hard-lockup watchdog's interval).
+    irq_off_since: int = 0
+    # When it last blocked (khungtaskd measures uninterruptible waits from here).
+    blocked_since: int = 0
     waiting_on: Waitable | None = None
     slept: bool = False
     wake_value: Any = None

@@ -459,6 +459,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         self._trace_step(a, event, fields)
         a.wake_value = None
         a.waiting_on = on
+        a.blocked_since = self.now
         self._set_blocked(a, holds_cpu)
         # Invariant: slept iff on_sleep ran for this wait (a busy or spinning wait is not a
         # sleep, even if the actor is later preempted off its CPU).
@@ -643,6 +644,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         flags = a.irq_disabled
         a.irq_disabled = flags + 1
         if not flags:  # IRQs just went off here (and maybe preemption)
+            a.irq_off_since = self.now
             if not a.preempt_count:
                 a.atomic_since = self.now
             if self._waiting:

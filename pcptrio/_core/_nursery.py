@@ -26,6 +26,11 @@ __all__ = ["EngineNursery"]
 class EngineNursery:
     """See the module docstring.  Children default to the parent's CPU binding."""
 
+    #: The parent's wait for its children is structure, not a kernel wait (a thread waiting
+    #: in the kernel waits on a lock, a completion or a work inside one of the children):
+    #: lockup detectors treat it as an idle wait.
+    idle = True
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.children: list[Actor] = []

@@ -181,7 +181,7 @@ class RunQueueMixin(EngineState):
             c.curr = nxt
             nxt.cpu = c.id
             nxt.last_cpu = c.id
-            nxt.atomic_since = self.now  # a hardirq handler is atomic from its entry
+            nxt.atomic_since = nxt.irq_off_since = self.now  # hardirq: atomic from entry
             self._refresh(nxt)
             self._cpu_changed(c.id)  # hardirq context closes the CPU
             return

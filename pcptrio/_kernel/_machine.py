@@ -33,6 +33,7 @@ from ._drainstats import DrainCall
 from ._gfp import GFP_KERNEL, Protection
 from ._hotplug import Hotplug, HotplugStatistics
 from ._ipi import IpiStatistics, SharedCpuMask, on_each_cpu_mask
+from ._lockup import arm_lockup_detectors
 from ._pagemap import PageError, PageMap
 from ._params import MachineParams, min_free_pages
 from ._pcp import (
@@ -186,6 +187,7 @@ class Machine:
         self.wq.init()
         if self.params.mm_percpu_wq:
             self.wq.init_mm_percpu_wq()
+        arm_lockup_detectors(self)
 
     async def run(
         self, workload: Callable[[Machine], Awaitable[Any]], *, cpu: int = 0

@@ -102,6 +102,11 @@ class MachineParams:
     mm_percpu_wq: bool = True
     #: ``workqueue.watchdog_thresh`` (0 disables the watchdog).
     watchdog_thresh_ns: int = 30 * SEC
+    #: ``kernel.watchdog_thresh`` (kernel/watchdog.c): a hard lockup after this long with IRQs
+    #: off, a soft lockup after twice this long without scheduling; 0 disables both.
+    lockup_thresh_ns: int = 10 * SEC
+    #: ``kernel.hung_task_timeout_secs`` (kernel/hung_task.c); 0 disables the detector.
+    hung_task_timeout_ns: int = 120 * SEC
     #: ``CONFIG_PCP_BATCH_SCALE_MAX`` (6.10+ chunked drains drain ``batch << this`` per hold).
     pcp_batch_scale_max: int = 5
     #: Populated percpu space (units) available to GFP_ATOMIC percpu allocations.
@@ -138,6 +143,8 @@ class MachineParams:
                 )
         if self.watchdog_thresh_ns < 0:
             raise BadInput("watchdog_thresh_ns must not be negative")
+        if self.lockup_thresh_ns < 0 or self.hung_task_timeout_ns < 0:
+            raise BadInput("lockup_thresh_ns and hung_task_timeout_ns must not be negative")
         if self.percpu_populated < 0:
             raise BadInput("percpu_populated must not be negative")
         return self
@@ -150,6 +157,8 @@ class MachineParams:
             "costs": self.costs.to_json(),
             "mm_percpu_wq": self.mm_percpu_wq,
             "watchdog_thresh_ns": self.watchdog_thresh_ns,
+            "lockup_thresh_ns": self.lockup_thresh_ns,
+            "hung_task_timeout_ns": self.hung_task_timeout_ns,
             "pcp_batch_scale_max": self.pcp_batch_scale_max,
             "percpu_populated": self.percpu_populated,
         }

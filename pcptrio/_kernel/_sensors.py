@@ -31,6 +31,9 @@ class Sensors:
         self.disturbance: list[Callable[[int], None]] = []
         #: check_flush_dependency() warned (message, details).
         self.flush_warning: list[Callable[[str, dict[str, Any]], None]] = []
+        #: The soft/hard lockup watchdog or khungtaskd reported (kind: ``soft-lockup``,
+        #: ``hard-lockup`` or ``hung-task``; the kernel's headline; details).
+        self.lockup: list[Callable[[str, str, dict[str, Any]], None]] = []
         #: The workqueue watchdog found a lockup (headline, dump, details).
         self.wq_lockup: list[Callable[[str, str, dict[str, Any]], None]] = []
         #: An actor starts touching a PCP's lists (it was not inside yet).  Stage probes

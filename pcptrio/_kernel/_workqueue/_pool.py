@@ -76,6 +76,9 @@ class Worker:
     #: For a rescuer: the workqueue it rescues.
     rescue_wq: Workqueue | None = None
     sleeping_idle: bool = False
+    #: A wait on the worker itself is its idle sleep, ``TASK_IDLE`` in the kernel (not
+    #: uninterruptible: khungtaskd ignores it).
+    idle = True
 
     @property
     def wait_name(self) -> str:
