@@ -86,6 +86,7 @@ from ._kernel import GFP_KERNEL as GFP_KERNEL
 from ._kernel import PF_MEMALLOC as PF_MEMALLOC
 from ._kernel import PF_WQ_WORKER as PF_WQ_WORKER
 from ._kernel import WQ_MEM_RECLAIM as WQ_MEM_RECLAIM
+from ._kernel import KernelFeatures as KernelFeatures
 from ._kernel import Machine as Machine
 from ._kernel import MachineParams as MachineParams
 from ._kernel import PerCpuPages as PerCpuPages

@@ -24,6 +24,7 @@ from pcptrio import (
     CampaignConfig,
     CpuMask,
     DrainDesign,
+    KernelFeatures,
     Machine,
     Mutex,
     Protection,
@@ -184,6 +185,7 @@ HOTPLUG_IN_ALLOCATOR = DrainDesign(
     hotplug_in_allocator,
     eras=(Protection.PREEMPT, Protection.IRQ),
     summary="E3 v5: the workqueue drain inside get_online_cpus()",
+    features=KernelFeatures(hotplug_lock="mutex-refcount"),  # a 4.10 kernel
 )
 
 

@@ -243,12 +243,15 @@ class Completion:
 class RWSemaphore:
     """A percpu rw-semaphore (``cpu_hotplug_lock``): ``down_read`` / ``down_write``."""
 
-    def __init__(self, engine: Engine, name: str) -> None:
+    def __init__(self, engine: Engine, name: str, *, writer_blocks_readers: bool = True) -> None:
         self.engine = engine
         self.name = name
         self.readers: list[Actor] = []
         self.writer: Actor | None = None
         self.waiters: deque[tuple[Actor, bool]] = deque()
+        #: Whether a waiting writer holds off new readers (a percpu rw-semaphore); False for
+        #: a lock that only an active writer closes (4.10's mutex + refcount hotplug lock).
+        self.writer_blocks_readers = writer_blocks_readers
 
     @property
     def wait_name(self) -> str:
@@ -270,7 +273,7 @@ class RWSemaphore:
         e = self.engine
         a = e.current
         await e.point("down_read", lock=self.name)
-        if self.writer is None and not self._writer_waiting():
+        if self.writer is None and not (self.writer_blocks_readers and self._writer_waiting()):
             self.readers.append(a)
             return
         self.waiters.append((a, False))
@@ -308,6 +311,13 @@ class RWSemaphore:
 
     def _grant(self) -> None:
         e = self.engine
+        if not self.writer_blocks_readers and self.writer is None:
+            # Readers do not queue behind a waiting writer: let every waiting reader in.
+            for a, write in list(self.waiters):
+                if not write:
+                    self.waiters.remove((a, write))
+                    self.readers.append(a)
+                    e.wake(a)
         while self.waiters and self.writer is None:
             a, write = self.waiters[0]
             if write:

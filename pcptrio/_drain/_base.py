@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import attrs
 
 from .._core import BadInput
-from .._kernel import Machine, Protection, Zone
+from .._kernel import KernelFeatures, Machine, Protection, Zone
 
 __all__ = ["DrainDesign", "DrainFn", "SetupFn", "install_design"]
 
@@ -55,6 +55,8 @@ class DrainDesign:
     summary: str = ""
     commits: tuple[str, ...] = ()
     setup: SetupFn = _no_setup
+    #: Machine behaviour of the design's kernel (the hotplug lock's semantics, ...).
+    features: KernelFeatures = attrs.field(factory=KernelFeatures)
     #: How to find this design again (a registered name or ``package.module:attribute``):
     #: what a replay token records.  Filled in by :func:`resolve_design`.
     ref: str | None = attrs.field(default=None, eq=False)
@@ -88,6 +90,7 @@ class DrainDesign:
 def install_design(m: Machine, design: DrainDesign) -> None:
     """Make ``design`` the machine's drain_all_pages() (before the run starts).  A
     ``setup`` that raises is the design's bug, reported as bad input naming the design."""
+    design.features.apply(m)
     try:
         design.setup(m)
     except Exception as exc:

@@ -26,7 +26,15 @@ preempt-only one of E4, which is its default era.
 
 from __future__ import annotations
 
-from .._kernel import GFP_ATOMIC, PF_WQ_WORKER, Machine, Protection, WorkStruct, Zone
+from .._kernel import (
+    GFP_ATOMIC,
+    PF_WQ_WORKER,
+    KernelFeatures,
+    Machine,
+    Protection,
+    WorkStruct,
+    Zone,
+)
 from ._base import DrainDesign
 from ._common import CpuMask, build_cpus_with_pcps, flush_in_nursery
 
@@ -88,4 +96,5 @@ WQ_RFC = DrainDesign(
     "drains this CPU without disabling preemption",
     commits=("0ccce3b92421",),
     setup=_setup,
+    features=KernelFeatures(hotplug_lock="mutex-refcount"),  # 4.10/4.11 get_online_cpus()
 )

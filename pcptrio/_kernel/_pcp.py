@@ -490,6 +490,9 @@ async def drain_pages_zone(m: Machine, cpu: int, zone: Zone) -> None:
         await free_pcppages_bulk(m, zone, count, pcp)
         pcp.count = 0
     e.local_irq_restore(flags)
+    # IRQs back on: a pending interrupt runs and a preemptible caller (wq-rfc's work) can be
+    # preempted and migrated here, between two zones of drain_pages(), as in the fast paths.
+    await e.preempt_point()
 
 
 async def drain_pages_zone_locked(m: Machine, cpu: int, zone: Zone) -> None:

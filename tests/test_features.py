@@ -1,0 +1,77 @@
+"""Kernel features a design declares, and the machine behaviour they select."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcptrio import BadInput
+from pcptrio._core import Engine, Outcome, RandomScheduler, RWSemaphore
+from pcptrio._drain import BUILTIN_DESIGNS, DrainDesign, install_design, resolve_design
+from pcptrio._kernel import KernelFeatures, Machine, MachineParams, Protection
+
+
+async def _reader_gets_in_behind_a_waiting_writer(writer_blocks_readers: bool) -> list[str]:
+    """A reader holds the lock, a writer waits, a second reader arrives: the order in which
+    the writer and the second reader get the lock."""
+    e = Engine(cpus=3, scheduler=RandomScheduler(1))
+    lock = RWSemaphore(e, "cpu_hotplug_lock", writer_blocks_readers=writer_blocks_readers)
+    order: list[str] = []
+
+    async def first_reader() -> None:
+        await lock.down_read()
+        await e.sleep(10_000)  # the writer and the second reader arrive meanwhile
+        await lock.up_read()
+
+    async def writer() -> None:
+        await e.sleep(1_000)
+        await lock.down_write()
+        order.append("writer")
+        await lock.up_write()
+
+    async def second_reader() -> None:
+        await e.sleep(2_000)
+        await lock.down_read()
+        order.append("reader")
+        await lock.up_read()
+
+    async def main() -> None:
+        async with e.open_nursery() as n:
+            n.start_soon(first_reader, name="r1", cpu=0)
+            n.start_soon(writer, name="w", cpu=1)
+            n.start_soon(second_reader, name="r2", cpu=2)
+
+    r = await e.run(main)
+    assert r.outcome is Outcome.OK, r.error
+    return order
+
+
+async def test_a_waiting_writer_holds_off_new_readers_of_a_percpu_rwsem() -> None:
+    assert await _reader_gets_in_behind_a_waiting_writer(True) == ["writer", "reader"]
+
+
+async def test_a_waiting_writer_does_not_hold_off_410_get_online_cpus() -> None:
+    assert await _reader_gets_in_behind_a_waiting_writer(False) == ["reader", "writer"]
+
+
+def test_designs_declare_their_hotplug_lock_and_the_machine_applies_it() -> None:
+    by_name = {d.name: d.features.hotplug_lock for d in BUILTIN_DESIGNS}
+    for old in ("ipi", "wq-rfc", "wq-hotplug", "wq-4.11-rc1", "wq-4.11"):
+        assert by_name[old] == "mutex-refcount"
+    for new in ("wq-5.0", "remote-6.0", "remote-6.11"):
+        assert by_name[new] == "percpu-rwsem"
+    for design, blocks in ((resolve_design("wq-hotplug"), False), (resolve_design("wq-5.0"), True)):
+        era = Protection.SPINLOCK if "remote" in design.name else Protection.IRQ
+        m = Machine(MachineParams(cpus=2, protection=era))
+        install_design(m, design)
+        assert m.hotplug.lock.writer_blocks_readers is blocks
+
+
+def test_a_user_design_gets_a_current_kernel_and_may_declare_another() -> None:
+    async def drain(m: Machine, zone: object, force_all_cpus: bool) -> None:
+        return None
+
+    assert DrainDesign("mine", drain).features.hotplug_lock == "percpu-rwsem"
+    old = DrainDesign("mine-410", drain, features=KernelFeatures(hotplug_lock="mutex-refcount"))
+    assert old.features.hotplug_lock == "mutex-refcount"
+    with pytest.raises(BadInput, match="unknown hotplug_lock feature 'rwlock'"):
+        KernelFeatures(hotplug_lock="rwlock")
