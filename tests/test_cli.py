@@ -119,12 +119,13 @@ def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     rc, data = cli_json(capsys, "list", "--json")
     assert rc == 0
     assert set(data) == {"designs", "scenarios", "oracles", "schedulers"}
-    assert len(data["designs"]) == 8
+    assert len(data["designs"]) == 9
     assert [d["name"] for d in data["designs"]] == [
         "ipi",
         "wq-rfc",
         "wq-hotplug",
         "wq-4.11-rc1",
+        "wq-4.11-next",
         "wq-4.11",
         "wq-5.0",
         "remote-6.0",

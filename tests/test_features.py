@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pcptrio import BadInput
 from pcptrio._core import Engine, Outcome, RandomScheduler, RWSemaphore
 from pcptrio._drain import BUILTIN_DESIGNS, DrainDesign, install_design, resolve_design
-from pcptrio._kernel import KernelFeatures, Machine, MachineParams, Protection
+from pcptrio._kernel import WQ_FREEZABLE, KernelFeatures, Machine, MachineParams, Protection
 
 
 async def _reader_gets_in_behind_a_waiting_writer(writer_blocks_readers: bool) -> list[str]:
@@ -55,7 +57,7 @@ async def test_a_waiting_writer_does_not_hold_off_410_get_online_cpus() -> None:
 
 def test_designs_declare_their_hotplug_lock_and_the_machine_applies_it() -> None:
     by_name = {d.name: d.features.hotplug_lock for d in BUILTIN_DESIGNS}
-    for old in ("ipi", "wq-rfc", "wq-hotplug", "wq-4.11-rc1", "wq-4.11"):
+    for old in ("ipi", "wq-rfc", "wq-hotplug", "wq-4.11-rc1", "wq-4.11-next", "wq-4.11"):
         assert by_name[old] == "mutex-refcount"
     for new in ("wq-5.0", "remote-6.0", "remote-6.11"):
         assert by_name[new] == "percpu-rwsem"
@@ -75,3 +77,35 @@ def test_a_user_design_gets_a_current_kernel_and_may_declare_another() -> None:
     assert old.features.hotplug_lock == "mutex-refcount"
     with pytest.raises(BadInput, match="unknown hotplug_lock feature 'rwlock'"):
         KernelFeatures(hotplug_lock="rwlock")
+
+
+async def _booted_mm_percpu_wq(design: str, staged: bool) -> tuple[Any, Any]:
+    """``mm_percpu_wq`` right after boot, and after the device initcalls."""
+    m = Machine(MachineParams(cpus=1, boot_initcalls=staged))
+    install_design(m, resolve_design(design))
+    seen: list[Any] = []
+
+    async def workload(m: Machine) -> None:
+        seen.append(m.mm_percpu_wq)
+        if staged:
+            m.initcall("device")
+        seen.append(m.mm_percpu_wq)
+
+    r = await m.run(workload)
+    assert r.outcome is Outcome.OK, r.error
+    return seen[0], seen[1]
+
+
+async def test_the_drain_workqueue_is_created_when_the_designs_kernel_created_it() -> None:
+    early, late = await _booted_mm_percpu_wq("wq-4.11", staged=True)
+    assert early is not None and late is early  # init_mm_internals(), before any initcall
+    early, late = await _booted_mm_percpu_wq("wq-4.11-next", staged=True)
+    assert early is None and late is not None  # module_init(setup_vmstat)
+    assert late.flags & WQ_FREEZABLE
+    early, _ = await _booted_mm_percpu_wq("wq-4.11-next", staged=False)
+    assert early is not None  # a machine that has booted completely has it
+
+
+def test_unknown_features_are_refused() -> None:
+    with pytest.raises(BadInput, match="unknown mm_percpu_wq_init feature 'late'"):
+        KernelFeatures(mm_percpu_wq_init="late")

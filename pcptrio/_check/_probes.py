@@ -39,6 +39,9 @@ zone-call-other-zones       a zone-specific call began while an online CPU's PCP
                             of another zone
 drain-large-pcp             a call began while an online CPU's PCP held more pages than
                             two of E17's chunks (``batch << CONFIG_PCP_BATCH_SCALE_MAX``)
+drain-during-boot           a call began before the boot had run its ``device`` initcalls
+                            (``module_init``)
+drain-during-suspend        a call began while a suspend had frozen the workqueues
 ==========================  ===============================================================
 """
 
@@ -244,6 +247,24 @@ class DrainLargePcp(Probe):
         m.sensors.drain_begin.append(begin)
 
 
+class DrainDuringBoot(Probe):
+    name = "drain-during-boot"
+    description = "a call began before the boot had run its device initcalls (module_init)"
+
+    def attach(self, m: Machine, reached: Callable[[], None]) -> None:
+        def begin(call: DrainCall) -> None:
+            if "device" not in m.initcalls_done:
+                reached()
+
+        m.sensors.drain_begin.append(begin)
+
+
+class DrainDuringSuspend(_StimulusDuringDrain):
+    name = "drain-during-suspend"
+    description = "a call began while a suspend had frozen the workqueues"
+    stimulus = "suspend"
+
+
 PROBES: dict[str, type[Probe]] = {
     p.name: p
     for p in (
@@ -259,6 +280,8 @@ PROBES: dict[str, type[Probe]] = {
         HogDuringDrain,
         ZoneCallOtherZones,
         DrainLargePcp,
+        DrainDuringBoot,
+        DrainDuringSuspend,
     )
 }
 

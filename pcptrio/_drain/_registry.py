@@ -1,4 +1,4 @@
-"""Finding designs by name: the eight built-ins, user registrations, ``pkg.module:attr``.
+"""Finding designs by name: the nine built-ins, user registrations, ``pkg.module:attr``.
 
 ``resolve_design("wq-4.11")`` returns a built-in; ``resolve_design("mypkg.designs:mine")``
 imports ``mypkg.designs`` and takes ``mine``: a :class:`DrainDesign`, a function returning
@@ -29,6 +29,7 @@ from ._ipi import IPI
 from ._remote import REMOTE_60, REMOTE_611
 from ._wq_50 import WQ_50
 from ._wq_411 import WQ_411
+from ._wq_411_next import WQ_411_NEXT
 from ._wq_411_rc1 import WQ_411_RC1
 from ._wq_hotplug import WQ_HOTPLUG
 from ._wq_rfc import WQ_RFC
@@ -47,6 +48,7 @@ BUILTIN_DESIGNS: tuple[DrainDesign, ...] = (
     WQ_RFC,
     WQ_HOTPLUG,
     WQ_411_RC1,
+    WQ_411_NEXT,
     WQ_411,
     WQ_50,
     REMOTE_60,

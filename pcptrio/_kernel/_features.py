@@ -15,7 +15,7 @@ from .._core import BadInput
 if TYPE_CHECKING:
     from ._machine import Machine
 
-__all__ = ["HOTPLUG_LOCKS", "KernelFeatures"]
+__all__ = ["HOTPLUG_LOCKS", "MM_PERCPU_WQ_INITS", "KernelFeatures"]
 
 #: ``cpu_hotplug_lock`` semantics: ``mutex-refcount`` is 4.10/4.11's ``get_online_cpus()``
 #: (``mutex_lock(&cpu_hotplug.lock); refcount++; mutex_unlock``): a writer waiting in
@@ -24,6 +24,11 @@ __all__ = ["HOTPLUG_LOCKS", "KernelFeatures"]
 #: (fc8dffd379ca, "cpu/hotplug: Convert hotplug locking to percpu rwsem"): a waiting
 #: writer blocks new readers.
 HOTPLUG_LOCKS = ("mutex-refcount", "percpu-rwsem")
+#: When ``mm_percpu_wq`` is created during boot: in ``init_mm_internals()``, right after
+#: ``workqueue_init()`` in ``kernel_init_freeable()`` (v4.11 final, "mm: move mm_percpu_wq
+#: initialization earlier"), or in ``module_init(setup_vmstat)``, after every earlier initcall
+#: level (E7 as it first stood in linux-next, March 2017).
+MM_PERCPU_WQ_INITS = ("init_mm_internals", "module_init")
 
 
 @attrs.frozen
@@ -32,6 +37,19 @@ class KernelFeatures:
     kernel's behaviour."""
 
     hotplug_lock: str = attrs.field(default="percpu-rwsem")
+    #: When the machine creates ``mm_percpu_wq`` in a boot that runs its initcalls.
+    mm_percpu_wq_init: str = attrs.field(default="init_mm_internals")
+    #: ``mm_percpu_wq`` is ``WQ_FREEZABLE`` (E7 until E8, "mm: make mm_percpu_wq non
+    #: freezable"): suspend freezes it, and its works wait for the thaw.
+    mm_percpu_wq_freezable: bool = False
+
+    @mm_percpu_wq_init.validator
+    def _check_mm_percpu_wq_init(self, attribute: object, value: object) -> None:
+        if value not in MM_PERCPU_WQ_INITS:
+            raise BadInput(
+                f"unknown mm_percpu_wq_init feature {value!r} "
+                f"(known: {', '.join(MM_PERCPU_WQ_INITS)})"
+            )
 
     @hotplug_lock.validator
     def _check_hotplug_lock(self, attribute: object, value: object) -> None:
@@ -42,7 +60,12 @@ class KernelFeatures:
 
     def apply(self, m: Machine) -> None:
         """Set the machine up for these features (before the run starts)."""
+        m.features = self
         m.hotplug.lock.writer_blocks_readers = self.hotplug_lock == "percpu-rwsem"
 
-    def to_json(self) -> dict[str, str]:
-        return {"hotplug_lock": self.hotplug_lock}
+    def to_json(self) -> dict[str, str | bool]:
+        return {
+            "hotplug_lock": self.hotplug_lock,
+            "mm_percpu_wq_init": self.mm_percpu_wq_init,
+            "mm_percpu_wq_freezable": self.mm_percpu_wq_freezable,
+        }

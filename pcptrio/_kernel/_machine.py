@@ -30,6 +30,7 @@ from ._alloc import alloc_pages as _alloc_pages
 from ._alloc import free_pages as _free_pages
 from ._costs import Costs
 from ._drainstats import DrainCall
+from ._features import KernelFeatures
 from ._gfp import GFP_KERNEL, Protection
 from ._hotplug import Hotplug, HotplugStatistics
 from ._ipi import IpiStatistics, SharedCpuMask, on_each_cpu_mask
@@ -72,6 +73,11 @@ class MachineStatistics:
     percpu: PercpuStatistics
     hotplug: HotplugStatistics
     drain_calls: int
+
+
+#: ``include/linux/init.h``'s initcall levels, in the order ``do_initcalls()`` runs them;
+#: ``module_init`` in built-in code is a ``device`` initcall.
+INITCALL_LEVELS = ("pure", "core", "postcore", "arch", "subsys", "fs", "rootfs", "device", "late")
 
 
 class Machine:
@@ -169,6 +175,10 @@ class Machine:
         #: Scenario stimuli in progress, by name (count of nested begins).
         self.stimuli: dict[str, int] = {}
         self.booted = False
+        #: The kernel features of the installed design (``install_design`` sets them).
+        self.features = KernelFeatures()
+        #: Initcall levels run so far in a boot that runs them (``boot_initcalls``).
+        self.initcalls_done: list[str] = []
         hp = self.hotplug
         hp.prepare.append(("workqueue:prepare", self.wq.prepare_cpu))
         hp.prepare.append(("percpu:prepare", self._percpu_prepare))
@@ -179,15 +189,43 @@ class Machine:
     # ------------------------------------------------------------------ running
 
     def boot(self) -> None:
-        """``workqueue_init`` (and ``mm_percpu_wq`` if the params create it at boot).
-        Call from inside the run, before the workload."""
+        """``workqueue_init`` and ``init_mm_internals`` (and, unless the params stop the boot
+        before the initcalls, the rest of it: ``mm_percpu_wq`` exists whenever the design's
+        kernel creates it).  Call from inside the run, before the workload."""
         if self.booted:
             return
         self.booted = True
         self.wq.init()
-        if self.params.mm_percpu_wq:
-            self.wq.init_mm_percpu_wq()
+        early = self.features.mm_percpu_wq_init == "init_mm_internals"
+        if self.params.mm_percpu_wq and (early or not self.params.boot_initcalls):
+            self.wq.init_mm_percpu_wq(freezable=self.features.mm_percpu_wq_freezable)
+        if not self.params.boot_initcalls:
+            self.initcalls_done = list(INITCALL_LEVELS)
         arm_lockup_detectors(self)
+
+    def initcall(self, level: str) -> None:
+        """``do_initcalls()`` up to and including ``level``, in a boot that stopped before
+        them (``boot_initcalls``): at ``device`` (``module_init`` in built-in code) the design's
+        kernel may create ``mm_percpu_wq`` (``module_init(setup_vmstat)``)."""
+        if level not in INITCALL_LEVELS:
+            raise ValueError(f"unknown initcall level {level!r} (known: {INITCALL_LEVELS})")
+        for lv in INITCALL_LEVELS[: INITCALL_LEVELS.index(level) + 1]:
+            if lv in self.initcalls_done:
+                continue
+            self.initcalls_done.append(lv)
+            self.engine.emit("initcall", level=lv)
+            if (
+                lv == "device"
+                and self.params.mm_percpu_wq
+                and self.features.mm_percpu_wq_init == "module_init"
+                and self.wq.mm_percpu_wq is None
+            ):
+                self.wq.init_mm_percpu_wq(freezable=self.features.mm_percpu_wq_freezable)
+
+    @property
+    def booting(self) -> bool:
+        """Whether the boot has not run all its initcalls yet."""
+        return len(self.initcalls_done) < len(INITCALL_LEVELS)
 
     async def run(
         self, workload: Callable[[Machine], Awaitable[Any]], *, cpu: int = 0

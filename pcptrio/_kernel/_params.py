@@ -100,6 +100,10 @@ class MachineParams:
     costs: Costs = attrs.field(factory=Costs)
     #: Create ``mm_percpu_wq`` during boot (False: it does not exist yet, as before E7's fix).
     mm_percpu_wq: bool = True
+    #: Boot only up to the initcalls (``workqueue_init``, ``init_mm_internals``): the
+    #: workload runs the initcall levels it needs with ``Machine.initcall``.  False: the
+    #: machine has booted completely before the workload starts.
+    boot_initcalls: bool = False
     #: ``workqueue.watchdog_thresh`` (0 disables the watchdog).
     watchdog_thresh_ns: int = 30 * SEC
     #: ``kernel.watchdog_thresh`` (kernel/watchdog.c): a hard lockup after this long with IRQs
@@ -156,6 +160,7 @@ class MachineParams:
             "protection": str(self.protection),
             "costs": self.costs.to_json(),
             "mm_percpu_wq": self.mm_percpu_wq,
+            "boot_initcalls": self.boot_initcalls,
             "watchdog_thresh_ns": self.watchdog_thresh_ns,
             "lockup_thresh_ns": self.lockup_thresh_ns,
             "hung_task_timeout_ns": self.hung_task_timeout_ns,

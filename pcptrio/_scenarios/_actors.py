@@ -316,6 +316,34 @@ async def _free_burst(m: Machine, a: ActorSpec, where: str) -> None:
     await _spread(m, select_cpus(a.get("cpus", "all"), m.nr_cpus, where), one, "free-burst")
 
 
+async def _initcall(m: Machine, a: ActorSpec, where: str) -> None:
+    """``do_initcalls()`` up to a level, in a machine that boots with its initcalls
+    (``machine.boot_initcalls``)."""
+    level = str(a.get("level", "late"))
+    if not m.params.boot_initcalls:
+        raise BadInput(f"{where}: an initcall actor needs machine.boot_initcalls = true")
+    try:
+        m.initcall(level)
+    except ValueError as exc:
+        raise BadInput(f"{where}.level: {exc}") from None
+    await m.engine.point("initcall_done", level=level)
+
+
+async def _suspend(m: Machine, a: ActorSpec, where: str) -> None:
+    """``suspend_prepare`` … ``freeze_processes`` → ``freeze_workqueues_begin()``: freezable
+    workqueues run nothing new until ``resume`` thaws them (``thaw_workqueues()``)."""
+    m.stimulus_begin("suspend")
+    m.wq.freeze()
+    await m.engine.point("suspend")
+
+
+async def _resume(m: Machine, a: ActorSpec, where: str) -> None:
+    """The end of the resume path: ``thaw_workqueues()`` (after the devices resumed)."""
+    m.wq.thaw()
+    m.stimulus_end("suspend")
+    await m.engine.point("resume")
+
+
 async def _noop(work: WorkStruct) -> None:
     return None
 
@@ -354,6 +382,9 @@ ACTOR_KINDS: dict[str, tuple[ActorFn, frozenset[str]]] = {
     "hog-work": (_hog_work, frozenset({"cpu", "seconds", "slice_ms"})),
     "alloc": (_alloc, frozenset({"cpus", "count", "think_ns", "zone"})),
     "free-burst": (_free_burst, frozenset({"cpus", "pages", "zone"})),
+    "initcall": (_initcall, frozenset({"level"})),
+    "suspend": (_suspend, frozenset()),
+    "resume": (_resume, frozenset()),
     "sleep": (_sleep, frozenset({"ns"})),
     "wq-warmup": (_wq_warmup, frozenset({"highpri"})),
 }
@@ -445,6 +476,7 @@ _ARG_CHECKS: dict[str, Callable[[str, str, Any], None]] = {
     "gfp": _text,
     "force": _flag,
     "highpri": _flag,
+    "level": _text,
 }
 
 

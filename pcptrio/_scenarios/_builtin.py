@@ -237,6 +237,60 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         ],
     },
     {
+        "name": "early-boot-drain",
+        "hazard": "H9",
+        "title": "an early-boot CMA allocation drains before the drain workqueue exists",
+        "description": (
+            "A machine that boots with its initcalls: workqueue_init and init_mm_internals "
+            "have run; the CPUs hold pages on their PCPs; an arch_initcall's CMA allocation "
+            "isolates a range and calls drain_all_pages(zone); then the remaining initcall "
+            "levels run (module_init is a device initcall)."
+        ),
+        "oracles": ["drain-completeness"],
+        "probes": ["drain-during-boot"],
+        "min_cpus": 1,
+        "params": {**_PCP, "fill": 20},
+        "machine": {"zones": _ONE_ZONE, "boot_initcalls": True},
+        "budget": {"schedules": 20},
+        "phases": [
+            {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
+            {"actors": [{"kind": "initcall", "level": "postcore"}]},
+            {
+                "actors": [
+                    {"kind": "drain", "cpu": 0, "zone": "Normal", "times": 1, "name": "cma_alloc"}
+                ]
+            },
+            {"actors": [{"kind": "initcall", "level": "late"}]},
+        ],
+    },
+    {
+        "name": "freeze-resume-hang",
+        "hazard": "H10",
+        "title": "a resume callback drains while the workqueues are still frozen",
+        "description": (
+            "The CPUs hold pages on their PCPs.  Suspend freezes the freezable workqueues "
+            "(freeze_workqueues_begin); on resume a device's resume callback allocates from "
+            "CMA and calls drain_all_pages(zone) before thaw_workqueues(), which comes only "
+            "after the devices have resumed."
+        ),
+        "oracles": ["liveness", "deadlock"],
+        "probes": ["drain-during-suspend"],
+        "min_cpus": 1,
+        "params": {**_PCP, "fill": 20},
+        "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 20, "max_time_ms": 150000},
+        "phases": [
+            {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
+            {"actors": [{"kind": "suspend"}]},
+            {
+                "actors": [
+                    {"kind": "drain", "cpu": 0, "zone": "Normal", "times": 1, "name": "dpm_resume"}
+                ]
+            },
+            {"actors": [{"kind": "resume"}]},
+        ],
+    },
+    {
         "name": "drain-from-kworker",
         "hazard": "H11",
         "title": "drain_all_pages(zone) called from a kworker",

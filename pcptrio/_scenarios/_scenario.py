@@ -13,7 +13,7 @@ Scenarios are data, with one schema for the built-ins and for user TOML files::
     [machine]
     zones = [{name = "DMA32", pages = 16384, high = 42, batch = 7}, ...]
     percpu_populated = 64   fail_page_alloc = 0.0   watchdog_thresh_ms = 30000
-    mm_percpu_wq = true
+    mm_percpu_wq = true     boot_initcalls = false  # true: the workload runs the initcalls
     [budget]
     max_steps = 200000      max_time_ms = 120000
     [[phases]]                          # run in order; the actors of a phase run concurrently
@@ -66,6 +66,7 @@ _MACHINE_KEYS = {
     "pcpu_atomic_fail",
     "watchdog_thresh_ms",
     "mm_percpu_wq",
+    "boot_initcalls",
     "pcp_batch_scale_max",
 }
 _BUDGET_KEYS = {"max_steps", "max_time_ms", "schedules"}
@@ -290,12 +291,16 @@ class ScenarioDef:
         mm_wq = mach.get("mm_percpu_wq", True)
         if not isinstance(mm_wq, bool):
             raise _err(src, "machine.mm_percpu_wq", f"expected true or false, got {mm_wq!r}")
+        staged = mach.get("boot_initcalls", False)
+        if not isinstance(staged, bool):
+            raise _err(src, "machine.boot_initcalls", f"expected true or false, got {staged!r}")
         params = MachineParams(
             cpus=int(p["cpus"]),
             zones=tuple(zones),
             protection=era,
             costs=Costs(),
             mm_percpu_wq=mm_wq,
+            boot_initcalls=staged,
             watchdog_thresh_ns=_int(
                 src, "machine.watchdog_thresh_ms", mach.get("watchdog_thresh_ms", 30000)
             )

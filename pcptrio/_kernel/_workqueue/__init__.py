@@ -139,11 +139,12 @@ class Workqueues:
         self.system_unbound_wq = self.alloc_workqueue("events_unbound", WQ_UNBOUND)
         arm_watchdog(m)
 
-    def init_mm_percpu_wq(self) -> Workqueue:
-        """``init_mm_internals``: ``mm_percpu_wq = alloc_workqueue("mm_percpu_wq",
-        WQ_MEM_RECLAIM, 0)`` (E7 as fixed by E8: not freezable)."""
+    def init_mm_percpu_wq(self, *, freezable: bool = False) -> Workqueue:
+        """``mm_percpu_wq = alloc_workqueue("mm_percpu_wq", WQ_MEM_RECLAIM, 0)`` (E7 as fixed by
+        E8; with ``freezable``, E7 before E8: ``WQ_MEM_RECLAIM | WQ_FREEZABLE``)."""
         if self.mm_percpu_wq is None:
-            self.mm_percpu_wq = self.alloc_workqueue("mm_percpu_wq", WQ_MEM_RECLAIM)
+            flags = WQ_MEM_RECLAIM | (WQ_FREEZABLE if freezable else 0)
+            self.mm_percpu_wq = self.alloc_workqueue("mm_percpu_wq", flags)
         return self.mm_percpu_wq
 
     def alloc_workqueue(self, name: str, flags: int, max_active: int = 0) -> Workqueue:
