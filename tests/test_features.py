@@ -9,7 +9,8 @@ import pytest
 from pcptrio import BadInput
 from pcptrio._core import Engine, Outcome, RandomScheduler, RWSemaphore
 from pcptrio._drain import BUILTIN_DESIGNS, DrainDesign, install_design, resolve_design
-from pcptrio._kernel import WQ_FREEZABLE, KernelFeatures, Machine, MachineParams, Protection
+from pcptrio._explore import make_run_spec, run_spec_async
+from pcptrio._kernel import WQ_FREEZABLE, KernelFeatures, Machine, MachineParams, Protection, Zone
 
 
 async def _reader_gets_in_behind_a_waiting_writer(writer_blocks_readers: bool) -> list[str]:
@@ -109,3 +110,32 @@ async def test_the_drain_workqueue_is_created_when_the_designs_kernel_created_it
 def test_unknown_features_are_refused() -> None:
     with pytest.raises(BadInput, match="unknown mm_percpu_wq_init feature 'late'"):
         KernelFeatures(mm_percpu_wq_init="late")
+
+
+async def _overshoot(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+    """A remote drain asking free_pcppages_bulk() for more pages than the PCP holds."""
+    for cpu in m.online_cpus():
+        for z in [zone] if zone is not None else m.zones:
+            pcp = m.pcp(cpu, z)
+            flags = await pcp.lock.lock_irqsave()
+            if pcp.count:
+                await m.free_pcppages_bulk(z, pcp.count + 10, pcp)
+            await pcp.lock.unlock_irqrestore(flags)
+
+
+@pytest.mark.parametrize("clamp", [True, False])
+async def test_free_pcppages_bulk_clamps_count_where_the_kernel_does(clamp: bool) -> None:
+    """88e8ac11d2ea (v5.9): count = min(pcp->count, count).  Without it the lists run dry
+    with count left over: the corruption the model reports."""
+    design = DrainDesign(
+        f"overshoot-clamp-{clamp}",
+        _overshoot,
+        eras=(Protection.SPINLOCK,),
+        features=KernelFeatures(pcp_count_clamp=clamp),
+    )
+    r = await run_spec_async(make_run_spec("drain-from-kworker", design), RandomScheduler(1))
+    if clamp:
+        assert r.outcome is Outcome.OK, r.headline
+    else:
+        v = r.violation
+        assert v is not None and (v.oracle, v.kind) == ("page-conservation", "count-mismatch")

@@ -50,5 +50,5 @@ IPI = DrainDesign(
     "drain_local_pages in IRQ context on each target",
     commits=("74046494ea68",),
     setup=_setup,
-    features=KernelFeatures(hotplug_lock="mutex-refcount"),  # 4.10/4.11 get_online_cpus()
+    features=KernelFeatures(hotplug_lock="mutex-refcount", pcp_count_clamp=False),  # 4.10/4.11
 )

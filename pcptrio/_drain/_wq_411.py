@@ -103,5 +103,5 @@ WQ_411 = DrainDesign(
     "zone ignored on the target",
     commits=("bd233f538d51", "a459eeb7b852", "ce612879ddc7"),
     setup=static_setup("wq-4.11", drain_local_pages_wq),
-    features=KernelFeatures(hotplug_lock="mutex-refcount"),  # 4.10/4.11 get_online_cpus()
+    features=KernelFeatures(hotplug_lock="mutex-refcount", pcp_count_clamp=False),  # 4.10/4.11
 )

@@ -69,6 +69,7 @@ WQ_411_NEXT = DrainDesign(
     setup=static_setup(_KEY, drain_local_pages_wq),
     features=KernelFeatures(
         hotplug_lock="mutex-refcount",  # 4.10/4.11 get_online_cpus()
+        pcp_count_clamp=False,  # before 88e8ac11d2ea (v5.9)
         mm_percpu_wq_init="module_init",
         mm_percpu_wq_freezable=True,
     ),

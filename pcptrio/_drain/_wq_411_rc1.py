@@ -82,5 +82,5 @@ WQ_411_RC1 = DrainDesign(
     "PF_WQ_WORKER return; zone ignored on the target; preempt-only PCP",
     commits=("0ccce3b92421", "374ad05ab64d", "bd233f538d51", "a459eeb7b852"),
     setup=static_setup(_KEY, drain_local_pages_wq),
-    features=KernelFeatures(hotplug_lock="mutex-refcount"),  # 4.10/4.11 get_online_cpus()
+    features=KernelFeatures(hotplug_lock="mutex-refcount", pcp_count_clamp=False),  # 4.10/4.11
 )

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from .._kernel import Machine, Protection, WorkStruct, Zone
+from .._kernel import KernelFeatures, Machine, Protection, WorkStruct, Zone
 from ._base import DrainDesign
 from ._wq_411 import locked_queue_and_flush, static_setup
 
@@ -41,4 +41,5 @@ WQ_50 = DrainDesign(
     summary="wq-4.11 without the PF_WQ_WORKER return; the target drains only the requested zone",
     commits=("E10 (Aug 2017)", "E11 (Dec 2018)"),
     setup=static_setup(_KEY, drain_local_pages_wq),
+    features=KernelFeatures(pcp_count_clamp=False),  # v5.0: before 88e8ac11d2ea (v5.9)
 )

@@ -41,5 +41,5 @@ WQ_HOTPLUG = DrainDesign(
     summary="wq-rfc inside get_online_cpus()/put_online_cpus()",
     commits=("0ccce3b92421",),
     setup=_setup,
-    features=KernelFeatures(hotplug_lock="mutex-refcount"),  # 4.10/4.11 get_online_cpus()
+    features=KernelFeatures(hotplug_lock="mutex-refcount", pcp_count_clamp=False),  # 4.10/4.11
 )

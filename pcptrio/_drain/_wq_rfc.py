@@ -96,5 +96,5 @@ WQ_RFC = DrainDesign(
     "drains this CPU without disabling preemption",
     commits=("0ccce3b92421",),
     setup=_setup,
-    features=KernelFeatures(hotplug_lock="mutex-refcount"),  # 4.10/4.11 get_online_cpus()
+    features=KernelFeatures(hotplug_lock="mutex-refcount", pcp_count_clamp=False),  # 4.10/4.11
 )

@@ -42,6 +42,8 @@ class KernelFeatures:
     #: ``mm_percpu_wq`` is ``WQ_FREEZABLE`` (E7 until E8, "mm: make mm_percpu_wq non
     #: freezable"): suspend freezes it, and its works wait for the thaw.
     mm_percpu_wq_freezable: bool = False
+    #: ``free_pcppages_bulk()`` clamps ``count`` to ``pcp->count`` (88e8ac11d2ea, v5.9).
+    pcp_count_clamp: bool = True
 
     @mm_percpu_wq_init.validator
     def _check_mm_percpu_wq_init(self, attribute: object, value: object) -> None:
@@ -68,4 +70,5 @@ class KernelFeatures:
             "hotplug_lock": self.hotplug_lock,
             "mm_percpu_wq_init": self.mm_percpu_wq_init,
             "mm_percpu_wq_freezable": self.mm_percpu_wq_freezable,
+            "pcp_count_clamp": self.pcp_count_clamp,
         }

@@ -222,9 +222,17 @@ async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPage
 
     Before 6.0 the caller adjusts ``pcp->count``; in the spinlock era (6.0+) this function
     decrements it per page.  Pages freed are attributed to the current drain call, if any.
+
+    With the design's ``pcp_count_clamp`` feature (88e8ac11d2ea, v5.9, "mm: fix core hung in
+    free_pcppages_bulk()") it starts with ``count = min(pcp->count, count)``.  Without it a
+    ``count`` larger than the lists hold finds them empty; the kernel then loops forever
+    under ``zone->lock`` with IRQs off.  Simplified: the model reports that corruption
+    (``count-mismatch``) and stops instead of spinning.
     """
     e = m.engine
     a = e.current
+    if m.features.pcp_count_clamp and count > pcp.count:
+        count = max(pcp.count, 0)
     pagemap = m.pagemap
     pcp_to_buddy = pagemap.pcp_to_buddy
     free_one = zone.free_one_page
