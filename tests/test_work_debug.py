@@ -182,7 +182,7 @@ async def test_init_work_on_a_pending_work_is_init_active() -> None:
 
 
 async def test_init_work_on_a_running_work_is_init_running() -> None:
-    """INIT_WORK while the work's function runs on kworker/1:0 is init-running."""
+    """INIT_WORK while the work's function runs on a worker of CPU 1 is init-running."""
     m = _machine()
 
     async def workload(m: Machine) -> None:
@@ -194,7 +194,9 @@ async def test_init_work_on_a_running_work_is_init_running() -> None:
 
     v = _violation(await m.run(workload), "init-running")
     assert v.details["pending"] is False
-    assert v.details["running"] == "kworker/1:0" and v.details["pool"] == 2
+    # The work runs in a worker of CPU 1's normal pool: the boot worker or the spare that
+    # kthreadd forked for it (whichever the schedule lets take it first).
+    assert v.details["running"] in ("kworker/1:0", "kworker/1:1") and v.details["pool"] == 2
     assert "flush_work() returns before it ends" in v.message
 
 
@@ -245,9 +247,10 @@ async def test_on_stack_work_outliving_its_drain_call_is_free_pending() -> None:
 
     v = _violation(await m.run(workload), "free-pending")
     assert v.details["how"] == "frame returned" and v.details["owner"] == "main"
-    assert v.details["worker"] == "kworker/1:0"
+    # A worker of CPU 1's normal pool: the boot worker or the spare kthreadd forked.
+    assert v.details["worker"] in ("kworker/1:0", "kworker/1:1")
     assert "drain_all_pages() call #1 of main returned" in v.message
-    assert v.actors == ("kworker/1:0", "main")
+    assert v.actors == (v.details["worker"], "main")
 
 
 async def test_queueing_an_uninitialised_work_is_activate_uninit() -> None:

@@ -42,6 +42,8 @@ drain-large-pcp             a call began while an online CPU's PCP held more pag
 drain-during-boot           a call began before the boot had run its ``device`` initcalls
                             (``module_init``)
 drain-during-suspend        a call began while a suspend had frozen the workqueues
+drain-from-kthreadd         a call was made by kthreadd (forking a thread under memory
+                            pressure)
 ==========================  ===============================================================
 """
 
@@ -265,6 +267,18 @@ class DrainDuringSuspend(_StimulusDuringDrain):
     stimulus = "suspend"
 
 
+class DrainFromKthreadd(Probe):
+    name = "drain-from-kthreadd"
+    description = "a call was made by kthreadd (forking a thread under memory pressure)"
+
+    def attach(self, m: Machine, reached: Callable[[], None]) -> None:
+        def begin(call: DrainCall) -> None:
+            if m.engine.current is m.kthreadd.actor:
+                reached()
+
+        m.sensors.drain_begin.append(begin)
+
+
 PROBES: dict[str, type[Probe]] = {
     p.name: p
     for p in (
@@ -282,6 +296,7 @@ PROBES: dict[str, type[Probe]] = {
         DrainLargePcp,
         DrainDuringBoot,
         DrainDuringSuspend,
+        DrainFromKthreadd,
     )
 }
 

@@ -34,6 +34,7 @@ from ._features import KernelFeatures
 from ._gfp import GFP_KERNEL, Protection
 from ._hotplug import Hotplug, HotplugStatistics
 from ._ipi import IpiStatistics, SharedCpuMask, on_each_cpu_mask
+from ._kthread import Kthreadd
 from ._lockup import arm_lockup_detectors
 from ._pagemap import PageError, PageMap
 from ._params import MachineParams, min_free_pages
@@ -157,6 +158,8 @@ class Machine:
                 self.pagemap.owner[pfn] = "hole"
         self.hotplug = Hotplug(self)
         self.percpu = PercpuAllocator(self, p.percpu_populated)
+        #: ``kthreadd``: forks kernel threads (workers) for their creators (spawned lazily).
+        self.kthreadd = Kthreadd(self)
         self.wq = Workqueues(self)
         self.shrinkers: list[Shrinker] = []
         self.drain_design: DrainDesignFn | None = None

@@ -114,7 +114,8 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "hazard": "H5",
         "title": "target CPU goes offline between mask and execution",
         "description": (
-            "The CPUs allocate and free, a reclaimer calls drain_all_pages(NULL), and the last "
+            "The CPUs hold pages on their PCPs; they allocate and free, a reclaimer calls "
+            "drain_all_pages(NULL), and the last "
             "CPU goes down during that call and comes back 12 us later (longer than a kworker "
             "wake-up). A drain work for it then runs on an unbound worker, which may migrate. "
             "One drain per run: the mask's bit of a CPU that is already down when a later "
@@ -125,11 +126,12 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "oracles": ["pcp-exclusive", "page-conservation"],
         "probes": ["cpu-down-during-drain"],
         "min_cpus": 3,
-        "params": {**_PCP, "ops": 150},
+        "params": {**_PCP, "ops": 150, "fill": 20},
         "machine": {"zones": _ONE_ZONE},
         "budget": {"schedules": 100},
         "phases": [
             {"actors": [{"kind": "wq-warmup"}]},
+            {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
             {
                 "actors": [
                     {"kind": "churn", "cpus": "all", "ops": "$ops", "think_ns": 30},
@@ -193,7 +195,8 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "hazard": "H6",
         "title": "CPU hotplug lock inside the allocator (ABBA)",
         "description": (
-            "Memory is low (below the min watermark) with reclaimable page cache. cpu_up of "
+            "The pools have spare kworkers.  Memory is low (below the min watermark) with "
+            "reclaimable page cache. cpu_up of "
             "the last CPU holds the hotplug lock and sets up percpu memory (pcpu_alloc_mutex) "
             "while another task's GFP_KERNEL percpu allocation, holding pcpu_alloc_mutex, "
             "populates a chunk and enters direct reclaim."
@@ -205,6 +208,9 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "machine": {"zones": _ONE_ZONE, "percpu_populated": 0},
         "budget": {"schedules": 30},
         "phases": [
+            # A machine that has been up has spare kworkers: without them the first work on a
+            # pool under memory pressure needs kthreadd to fork one, which is H8, not H6.
+            {"actors": [{"kind": "wq-warmup"}]},
             {"actors": [{"kind": "hotplug", "cpu": 0, "ops": ["down:last"]}]},
             {"actors": [{"kind": "pagecache", "cpu": 0, "pages": "$cache"}]},
             {"actors": [{"kind": "exhaust", "cpu": 0}]},
@@ -234,6 +240,30 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
             {"actors": [{"kind": "exhaust", "cpu": 0}]},
             {"actors": [{"kind": "drain", "cpu": 0, "times": 1, "name": "reclaimer"}]},
+        ],
+    },
+    {
+        "name": "kthreadd-self-deadlock",
+        "hazard": "H8",
+        "title": "kthreadd's own allocation drains and waits for a worker only it can fork",
+        "description": (
+            "The CPUs hold pages on their PCPs; memory is low (below the min watermark) with "
+            "reclaimable page cache; each pool has its one boot worker.  A burst of per-CPU "
+            "work arrives (vmstat_update, lru_add_drain_all): each pool's worker must fork a "
+            "spare before it runs a work, and asks kthreadd, whose GFP_KERNEL allocation "
+            "enters direct reclaim and drain_all_pages()."
+        ),
+        "oracles": ["liveness", "deadlock"],
+        "probes": ["drain-from-kthreadd"],
+        "min_cpus": 1,
+        "params": {**_PCP, "fill": 20, "cache": 300},
+        "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 20, "max_time_ms": 150000},
+        "phases": [
+            {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
+            {"actors": [{"kind": "pagecache", "cpu": 0, "pages": "$cache"}]},
+            {"actors": [{"kind": "exhaust", "cpu": 0}]},
+            {"actors": [{"kind": "wq-warmup"}]},
         ],
     },
     {

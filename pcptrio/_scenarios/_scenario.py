@@ -273,6 +273,8 @@ class ScenarioDef:
         src = self.source
         zones = []
         raw_zones = mach.get("zones", [{"name": "Normal", "pages": 16384, "high": 42, "batch": 7}])
+        if not isinstance(raw_zones, list) or not raw_zones:
+            raise _err(src, "machine.zones", f"expected a list of zone tables, got {raw_zones!r}")
         for i, z in enumerate(raw_zones):
             where = f"machine.zones[{i}]"
             if not isinstance(z, dict) or "name" not in z or "pages" not in z:

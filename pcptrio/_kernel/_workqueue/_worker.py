@@ -28,7 +28,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..._core import MSEC, SEC, Actor
-from .._gfp import GFP_KERNEL, PF_KTHREAD, PF_WQ_WORKER
+from .._gfp import PF_KTHREAD, PF_WQ_WORKER
+from .._kthread import kthread_create
 from .._task import task_of
 from ._pool import (
     WORKER_CPU_INTENSIVE,
@@ -93,18 +94,19 @@ def spawn_worker(m: Machine, pool: WorkerPool) -> Worker:
 
 
 async def create_worker(m: Machine, pool: WorkerPool) -> Worker | None:
-    """``create_worker``: GFP_KERNEL memory for the worker and its kthread (through kthreadd),
-    so it can fail or stall under memory pressure."""
+    """``create_worker``: ``kthread_create_on_node(worker_thread, ...)``, so kthreadd forks the
+    worker with GFP_KERNEL memory: it can fail, stall, or (through direct reclaim in
+    kthreadd) end in ``drain_all_pages()`` under memory pressure."""
     e = m.engine
     await e.point("create_worker", pool=pool.id)
-    pfn = await m.alloc_pages(GFP_KERNEL, owner=f"kworker@pool{pool.id}")
-    if pfn is None:
+    w: Worker | None = await kthread_create(
+        m, f"kworker@pool{pool.id}", lambda: spawn_worker(m, pool)
+    )
+    if w is None:
         pool.creation_failures += 1
         m.count("worker_create_failures")
         e.emit("create_worker_failed", pool=pool.id)
         return None
-    await e.spend(m.costs.create_worker_ns)
-    w = spawn_worker(m, pool)
     e.emit("worker_created", pool=pool.id, worker=w.name)
     return w
 
