@@ -41,9 +41,9 @@ bench-drain  ``pcptrio bench --cpus-list N --designs D --seeds 1 --json`` (the b
              step cost at 1024 <= 1.3x that at 64; peak RSS at 1024 <= 80 MiB.  A tree that
              refuses 1024 CPUs (the 512-CPU cap) shows "refused (cap)"; 512 is reported.
              Also reported: the RSS of ``python -c "import pcptrio"``.
-matrix       ``pcptrio matrix --hazards <the 9 rows of v0.1.0> --json`` wall time of the child
-             process (exit 1 is normal: it found violations), ``--matrix-reps`` repetitions
-             (default 1: ~25-50 s each).
+matrix       ``pcptrio matrix --hazards <v0.1.0's 9 rows> --designs <its 7 columns> --json``
+             wall time of the child process (exit 1 is normal: it found violations),
+             ``--matrix-reps`` repetitions (default 1: ~25-50 s each).
              Goal: new <= 0.5x baseline.
 
 A measurement that fails prints its error and the report goes on; a target that cannot be
@@ -88,8 +88,9 @@ TARGETS = (
     "matrix",
 )
 MIB = 1024 * 1024
-#: The rows of v0.1.0's matrix (the matrix target compares the same work).
+#: The rows and columns of v0.1.0's matrix (the matrix target compares the same work).
 WAVE1_HAZARDS = "H1,H2,H3,H5,H6,H7,H11,H14,H4/H16"
+WAVE1_DESIGNS = "ipi,wq-rfc,wq-hotplug,wq-4.11,wq-5.0,remote-6.0,remote-6.11"
 
 
 class MeasureError(RuntimeError):
@@ -896,7 +897,17 @@ class Bench:
         if self.a.quick and "matrix" not in (self.a.only or ""):
             return [_na("matrix wall", goal, "skipped by --quick")]
         # The target is over the wave-1 matrix: later rows are work v0.1.0 never did.
-        cmd = [sys.executable, "-m", "pcptrio", "matrix", "--hazards", WAVE1_HAZARDS, "--json"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pcptrio",
+            "matrix",
+            "--hazards",
+            WAVE1_HAZARDS,
+            "--designs",
+            WAVE1_DESIGNS,
+            "--json",
+        ]
 
         def side(tree: Path) -> Callable[[], dict[str, Any]]:
             def go() -> dict[str, Any]:
