@@ -289,14 +289,8 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         if self.now != self._front:
             # It ran ahead: a non-local step waits for the machine's time.
             yield from self._catch_up(a).__await__()
-        # _trace_step, inlined (a switch is a few hundred nanoseconds; a call is a tenth).
-        self.step = step = self.step + 1
-        a.steps += 1
-        if self._record:
-            self.trace.append((step, self.now, a.name, a.cpu, event, fields))
-        if self._log is not None:
-            self._log.debug(event, step=step, t_ns=self.now, actor=a.name, cpu=a.cpu, **fields)
-        if self._step_hooks or step >= self._limit:
+        self._trace_step(a, event, fields)
+        if self._step_hooks or self.step >= self._limit:
             self._after_step()
         if a.bound is not None and a.cpu != a.bound and not (a.preempt_count or a.irq_disabled):
             self._take_off(a)  # rebound elsewhere while running: moves at a preemptible point

@@ -30,11 +30,18 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import Mutex
-from .._kernel import PF_WQ_WORKER, KernelFeatures, Machine, Protection, WorkStruct, Zone
+from .._kernel import PF_WQ_WORKER, KernelFeatures, Machine, Protection, Workqueue, WorkStruct, Zone
 from ._base import DrainDesign
 from ._common import CpuMask, build_cpus_with_pcps, flush_in_nursery
 
-__all__ = ["WQ_411", "StaticDrainState", "static_setup"]
+__all__ = [
+    "WQ_411",
+    "StaticDrainState",
+    "drain_all_pages_411",
+    "drain_local_pages_wq",
+    "locked_queue_and_flush",
+    "static_setup",
+]
 
 
 class StaticDrainState:
@@ -65,15 +72,17 @@ async def drain_local_pages_wq(work: WorkStruct) -> None:
 
 
 async def locked_queue_and_flush(
-    m: Machine, st: StaticDrainState, zone: Zone | None, func: Any
+    m: Machine, st: StaticDrainState, zone: Zone | None, func: Any, wq: Workqueue | None = None
 ) -> None:
-    """The common 4.11+ tail: trylock, mask, queue static works on mm_percpu_wq, flush."""
+    """The common 4.11+ tail: trylock, mask, queue static works on ``wq`` (default
+    ``mm_percpu_wq``; v4.11-rc1's ``schedule_work_on`` is ``system_wq``), flush."""
     if not await st.mutex.trylock():
         if zone is None:
             return
         await st.mutex.lock()
     await build_cpus_with_pcps(m, st.mask, zone)
-    wq = m.mm_percpu_wq
+    if wq is None:
+        wq = m.mm_percpu_wq
     assert wq is not None
     for cpu in st.mask.cpus():
         work = st.works[cpu]
@@ -84,13 +93,20 @@ async def locked_queue_and_flush(
     await st.mutex.unlock()
 
 
-async def drain_all_pages(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+async def drain_all_pages_411(m: Machine, zone: Zone | None, key: str) -> None:
+    """E7's ``drain_all_pages()``: the WARN for an early caller, the PF_WQ_WORKER return, then
+    the locked tail on ``mm_percpu_wq`` (shared by ``wq-4.11`` and ``wq-4.11-next``, whose
+    kernels differ in when and how they create the workqueue, not here)."""
     if m.mm_percpu_wq is None:
         m.sensors.warn("mm/page_alloc.c: drain_all_pages: WARN_ON_ONCE(!mm_percpu_wq)")
         return
     if m.current.flags & PF_WQ_WORKER:
         return
-    await locked_queue_and_flush(m, m.design_state["wq-4.11"], zone, drain_local_pages_wq)
+    await locked_queue_and_flush(m, m.design_state[key], zone, drain_local_pages_wq)
+
+
+async def drain_all_pages(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
+    await drain_all_pages_411(m, zone, "wq-4.11")
 
 
 WQ_411 = DrainDesign(

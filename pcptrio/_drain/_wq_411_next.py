@@ -32,30 +32,17 @@ The machine creates ``mm_percpu_wq`` as the design's features say (``KernelFeatu
 
 from __future__ import annotations
 
-from .._kernel import PF_WQ_WORKER, KernelFeatures, Machine, Protection, WorkStruct, Zone
+from .._kernel import KernelFeatures, Machine, Protection, Zone
 from ._base import DrainDesign
-from ._wq_411 import locked_queue_and_flush, static_setup
+from ._wq_411 import drain_all_pages_411, drain_local_pages_wq, static_setup
 
 __all__ = ["WQ_411_NEXT"]
 
 _KEY = "wq-4.11-next"
 
 
-async def drain_local_pages_wq(work: WorkStruct) -> None:
-    m, _zone = work.data
-    e = m.engine
-    e.preempt_disable()
-    await m.drain_local_pages(None)  # zone ignored on the target before 5.0
-    e.preempt_enable()
-
-
 async def drain_all_pages(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
-    if m.mm_percpu_wq is None:
-        m.sensors.warn("mm/page_alloc.c: drain_all_pages: WARN_ON_ONCE(!mm_percpu_wq)")
-        return
-    if m.current.flags & PF_WQ_WORKER:
-        return
-    await locked_queue_and_flush(m, m.design_state[_KEY], zone, drain_local_pages_wq)
+    await drain_all_pages_411(m, zone, _KEY)
 
 
 WQ_411_NEXT = DrainDesign(

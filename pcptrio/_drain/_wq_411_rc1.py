@@ -36,40 +36,22 @@ machine models the PCP side of E4.
 
 from __future__ import annotations
 
-from .._kernel import PF_WQ_WORKER, KernelFeatures, Machine, Protection, WorkStruct, Zone
+from .._kernel import PF_WQ_WORKER, KernelFeatures, Machine, Protection, Zone
 from ._base import DrainDesign
-from ._common import build_cpus_with_pcps, flush_in_nursery
-from ._wq_411 import StaticDrainState, static_setup
+from ._wq_411 import drain_local_pages_wq, locked_queue_and_flush, static_setup
 
 __all__ = ["WQ_411_RC1"]
 
 _KEY = "wq-4.11-rc1"
 
 
-async def drain_local_pages_wq(work: WorkStruct) -> None:
-    m, _zone = work.data
-    e = m.engine
-    e.preempt_disable()
-    await m.drain_local_pages(None)  # zone ignored on the target before 5.0
-    e.preempt_enable()
-
-
 async def drain_all_pages(m: Machine, zone: Zone | None, force_all_cpus: bool) -> None:
     if m.current.flags & PF_WQ_WORKER:  # "Workqueues cannot recurse"
         return
-    st: StaticDrainState = m.design_state[_KEY]
-    if not await st.mutex.trylock():
-        if zone is None:
-            return
-        await st.mutex.lock()
-    await build_cpus_with_pcps(m, st.mask, zone)
-    for cpu in st.mask.cpus():
-        work = st.works[cpu]
-        work.data = (m, zone)
-        work.init(drain_local_pages_wq, "drain_local_pages_wq")
-        await m.queue_work_on(cpu, m.system_wq, work)  # schedule_work_on(cpu, work)
-    await flush_in_nursery(m, [(cpu, st.works[cpu]) for cpu in st.mask.cpus()])
-    await st.mutex.unlock()
+    # The works of wq-4.11, queued with schedule_work_on(cpu, work): on system_wq.
+    await locked_queue_and_flush(
+        m, m.design_state[_KEY], zone, drain_local_pages_wq, wq=m.system_wq
+    )
 
 
 WQ_411_RC1 = DrainDesign(

@@ -36,19 +36,15 @@ if TYPE_CHECKING:
 __all__ = ["arm_lockup_detectors"]
 
 
-def _nonpreemptible_since(stack: list[Actor]) -> tuple[Actor, int] | None:
+def _first_since(stack: list[Actor], irqs: bool) -> tuple[Actor, int] | None:
     """The CPU's stack, bottom (the task) to top (the innermost handler): since when it has
-    run non-preemptibly, and the thread that made it so (None if the top is preemptible)."""
+    had IRQs off (``irqs``) or run non-preemptibly, and the thread that made it so (None if
+    it has not)."""
     for a in stack:
-        if not a.preemptible:
-            return a, a.atomic_since
-    return None
-
-
-def _irqs_off_since(stack: list[Actor]) -> tuple[Actor, int] | None:
-    for a in stack:
-        if a.irq_disabled:
+        if irqs and a.irq_disabled:
             return a, a.irq_off_since
+        if not irqs and not a.preemptible:
+            return a, a.atomic_since
     return None
 
 
@@ -59,7 +55,7 @@ def _check_cpus(m: Machine, thresh: int) -> None:
         if c.curr is None or not c.online:
             continue
         stack = [*c.irq_stack, c.curr]
-        hard = _irqs_off_since(stack)
+        hard = _first_since(stack, irqs=True)
         if hard is not None and now - hard[1] > thresh:
             a = hard[0]
             _report(
@@ -70,7 +66,7 @@ def _check_cpus(m: Machine, thresh: int) -> None:
                 {"cpu": c.id, "actor": a.name, "stuck_ns": now - hard[1]},
             )
             return
-        soft = _nonpreemptible_since(stack)
+        soft = _first_since(stack, irqs=False)
         if soft is not None and now - soft[1] > 2 * thresh:
             a = soft[0]
             _report(
