@@ -11,6 +11,7 @@ from pcptrio._core import Engine, Outcome, RandomScheduler, RWSemaphore
 from pcptrio._drain import BUILTIN_DESIGNS, DrainDesign, install_design, resolve_design
 from pcptrio._explore import make_run_spec, run_spec_async
 from pcptrio._kernel import WQ_FREEZABLE, KernelFeatures, Machine, MachineParams, Protection, Zone
+from pcptrio._scenarios import parse_scenario
 
 
 async def _reader_gets_in_behind_a_waiting_writer(writer_blocks_readers: bool) -> list[str]:
@@ -139,3 +140,26 @@ async def test_free_pcppages_bulk_clamps_count_where_the_kernel_does(clamp: bool
     else:
         v = r.violation
         assert v is not None and (v.oracle, v.kind) == ("page-conservation", "count-mismatch")
+
+
+@pytest.mark.parametrize(
+    ("machine", "level", "message"),
+    [
+        ({"boot_initcalls": True}, "bogus", r"expected an initcall level .*got 'bogus'"),
+        ({}, "arch", "an initcall actor needs machine.boot_initcalls = true"),
+    ],
+)
+def test_initcall_actors_are_checked_when_the_scenario_loads(
+    machine: dict[str, Any], level: str, message: str
+) -> None:
+    data = {
+        "name": "boot-test",
+        "title": "t",
+        "description": "d",
+        "probes": ["drain-called"],
+        "params": {"cpus": 2},
+        "machine": {"zones": [{"name": "Normal", "pages": 16384}], **machine},
+        "phases": [{"actors": [{"kind": "initcall", "level": level}]}],
+    }
+    with pytest.raises(BadInput, match=message):
+        make_run_spec(parse_scenario(data, "test"), "wq-4.11")

@@ -23,6 +23,7 @@ from ._gfp import PF_MEMALLOC as PF_MEMALLOC
 from ._gfp import PF_WQ_WORKER as PF_WQ_WORKER
 from ._gfp import Gfp as Gfp
 from ._gfp import Protection as Protection
+from ._machine import INITCALL_LEVELS as INITCALL_LEVELS
 from ._machine import DrainDesignFn as DrainDesignFn
 from ._machine import Machine as Machine
 from ._machine import MachineStatistics as MachineStatistics

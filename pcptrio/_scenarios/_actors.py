@@ -45,7 +45,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .._core import MSEC, SEC, BadInput
-from .._kernel import GFP_ATOMIC, GFP_KERNEL, Machine, PageCache, WorkStruct, Zone
+from .._kernel import (
+    GFP_ATOMIC,
+    GFP_KERNEL,
+    INITCALL_LEVELS,
+    Machine,
+    PageCache,
+    WorkStruct,
+    Zone,
+)
 
 __all__ = ["ACTOR_KINDS", "MAX_ACTORS", "ActorSpec", "check_actor", "run_actor", "select_cpus"]
 
@@ -431,6 +439,11 @@ def _text(where: str, k: str, v: Any) -> None:
         raise _bad(where, k, "a non-empty string", v)
 
 
+def _initcall_level(where: str, k: str, v: Any) -> None:
+    if v not in INITCALL_LEVELS:
+        raise _bad(where, k, f"an initcall level ({', '.join(INITCALL_LEVELS)})", v)
+
+
 def _selector(where: str, k: str, v: Any, cpus: int) -> None:
     items = v if isinstance(v, list) else [v]
     for x in items:
@@ -476,7 +489,7 @@ _ARG_CHECKS: dict[str, Callable[[str, str, Any], None]] = {
     "gfp": _text,
     "force": _flag,
     "highpri": _flag,
-    "level": _text,
+    "level": _initcall_level,
 }
 
 

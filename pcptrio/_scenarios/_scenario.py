@@ -367,6 +367,10 @@ class ScenarioDef:
         every argument, repeats) and return how many phases a run expands them to (at most
         :data:`MAX_PHASES`)."""
 
+        staged = self._subst(self.data.get("machine", {}), p, "machine").get(
+            "boot_initcalls", False
+        )
+
         def walk(phases: list[Any], where: str) -> int:
             total = 0
             for i, raw in enumerate(phases):
@@ -378,6 +382,12 @@ class ScenarioDef:
                 else:
                     for j, a in enumerate(ph["actors"]):
                         check_actor(self.source, f"{w}.actors[{j}]", a, int(p["cpus"]))
+                        if isinstance(a, dict) and a.get("kind") == "initcall" and not staged:
+                            raise _err(
+                                self.source,
+                                f"{w}.actors[{j}]",
+                                "an initcall actor needs machine.boot_initcalls = true",
+                            )
                     inner = 1
                 total += repeat * inner
                 if total > MAX_PHASES:
