@@ -10,7 +10,15 @@ from pcptrio import BadInput
 from pcptrio._core import Engine, Outcome, RandomScheduler, RWSemaphore
 from pcptrio._drain import BUILTIN_DESIGNS, DrainDesign, install_design, resolve_design
 from pcptrio._explore import make_run_spec, run_spec_async
-from pcptrio._kernel import WQ_FREEZABLE, KernelFeatures, Machine, MachineParams, Protection, Zone
+from pcptrio._kernel import (
+    GFP_ATOMIC,
+    WQ_FREEZABLE,
+    KernelFeatures,
+    Machine,
+    MachineParams,
+    Protection,
+    Zone,
+)
 from pcptrio._scenarios import parse_scenario
 
 
@@ -163,3 +171,90 @@ def test_initcall_actors_are_checked_when_the_scenario_loads(
     }
     with pytest.raises(BadInput, match=message):
         make_run_spec(parse_scenario(data, "test"), "wq-4.11")
+
+
+async def _irq_alloc_while_the_task_holds_pcp_lock(pcp_lock: str) -> tuple[Machine, list[int]]:
+    """6.2+: the task on CPU 1 holds its pcp->lock with IRQs on; an interrupt there
+    allocates and frees a page."""
+    m = Machine(MachineParams(cpus=2, protection=Protection.SPINLOCK), scheduler=None)
+    KernelFeatures(pcp_lock=pcp_lock).apply(m)
+    got: list[int] = []
+
+    async def handler() -> None:
+        pfn = await m.alloc_pages(GFP_ATOMIC)
+        assert pfn is not None
+        got.append(pfn)
+        await m.free_pages(pfn)
+
+    async def holder() -> None:
+        e = m.engine
+        pcp = m.pcp(1, m.zones[0])
+        await pcp.lock.lock()  # spin_lock: preemption off, IRQs on
+        e.raise_irq(1, handler, name="softirq")
+        await e.spend(10_000)
+        await pcp.lock.unlock()
+
+    async def workload(m: Machine) -> None:
+        async with m.engine.open_nursery() as n:
+            n.start_soon(holder, name="holder", cpu=1)
+
+    r = await m.run(workload)
+    assert r.outcome is Outcome.OK, r.headline
+    return m, got
+
+
+async def test_an_interrupt_falls_back_to_the_buddy_while_its_cpu_holds_pcp_lock() -> None:
+    """5749077415994 (v6.2): pcp->lock leaves IRQs on, so interrupt-context allocation and
+    free use pcp_spin_trylock and fall back to the buddy when their CPU holds the lock."""
+    m, got = await _irq_alloc_while_the_task_holds_pcp_lock("irqs-on")
+    assert len(got) == 1
+    assert m.engine.counters.get("pcp_trylock_fail", 0) == 2  # the alloc and the free
+    pcp = m.pcp(1, m.zones[0])
+    assert pcp.allocs == 0 and pcp.frees == 0  # the page never went through the PCP
+
+
+async def test_an_interrupt_in_the_preempt_era_bypasses_the_pcp() -> None:
+    """E4 (374ad05ab64d): in_interrupt() allocations and frees go straight to the buddy."""
+    m = Machine(MachineParams(cpus=1, protection=Protection.PREEMPT), scheduler=None)
+
+    async def handler() -> None:
+        pfn = await m.alloc_pages(GFP_ATOMIC)
+        assert pfn is not None
+        await m.free_pages(pfn)
+
+    async def workload(m: Machine) -> None:
+        m.engine.raise_irq(0, handler, name="softirq")
+        await m.engine.spend(10_000)
+
+    r = await m.run(workload)
+    assert r.outcome is Outcome.OK, r.headline
+    pcp = m.pcp(0, m.zones[0])
+    assert (pcp.allocs, pcp.frees, pcp.refills) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("design", ["ipi", "wq-4.11", "remote-6.0", "remote-6.11"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_irq_alloc_actors_run_under_every_era(design: str, seed: int) -> None:
+    """Interrupt-context allocations next to task churn and drains: every era's path (the
+    IRQ-off PCP, E4's bypass, 6.0's IRQ-safe lock, 6.2+'s trylock) keeps every oracle quiet,
+    and the interrupts really ran and allocated."""
+    data = {
+        "name": "irq-alloc-mix",
+        "phases": [
+            {
+                "actors": [
+                    {"kind": "churn", "cpus": "all", "ops": 20},
+                    {"kind": "irq-alloc", "cpus": "all", "times": 3, "pages": 3, "gap_ns": 700},
+                    {"kind": "drain", "cpu": 0, "times": 2, "gap_ns": 1500},
+                ]
+            }
+        ],
+    }
+    r = await run_spec_async(
+        make_run_spec(parse_scenario(data, "test"), design), RandomScheduler(seed)
+    )
+    assert r.outcome is Outcome.OK, r.headline
+    handlers = [n for n in r.stats.per_actor_steps if n.startswith("irq:cpu")]
+    assert len(handlers) == 3 * r.extra["params"]["cpus"]
+    if design == "wq-4.11":  # E4: in_interrupt() never touches the PCP, so no trylock either
+        assert r.stats.counters.get("pcp_trylock_fail", 0) == 0

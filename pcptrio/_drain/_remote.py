@@ -21,7 +21,7 @@ hold (H17); E18 ``66eca1021a42`` re-reads ``count`` under the lock and loops unt
 from __future__ import annotations
 
 from .._core import Mutex
-from .._kernel import Machine, Protection, Zone
+from .._kernel import KernelFeatures, Machine, Protection, Zone
 from ._base import DrainDesign
 from ._common import CpuMask, build_cpus_with_pcps
 
@@ -47,22 +47,28 @@ async def drain_pages_zone_60(m: Machine, cpu: int, zone: Zone) -> None:
 
 
 async def drain_pages_zone_611(m: Machine, cpu: int, zone: Zone) -> None:
-    """v6.11 ``drain_pages_zone``: lock, read count, drain a chunk, unlock, until empty."""
+    """v6.11 ``drain_pages_zone``: lock, read count, drain a chunk, unlock, until empty.
+    ``spin_lock(&pcp->lock)``: since 5749077415994 (v6.2) the lock leaves IRQs on."""
     pcp = m.pcp(cpu, zone)
     while True:
-        flags = await pcp.lock.lock_irqsave()
+        await pcp.lock.lock()
         count = pcp.count
         if count:
             to_drain = min(count, pcp.batch << m.params.pcp_batch_scale_max)
             await m.free_pcppages_bulk(zone, to_drain, pcp)
             count -= to_drain
-        await pcp.lock.unlock_irqrestore(flags)
+        await pcp.lock.unlock()
         if not count:
             return
 
 
 def _make(
-    name: str, drain_pages_zone: object, kernel: str, summary: str, commits: tuple[str, ...]
+    name: str,
+    drain_pages_zone: object,
+    kernel: str,
+    summary: str,
+    commits: tuple[str, ...],
+    features: KernelFeatures,
 ) -> DrainDesign:
     def setup(m: Machine) -> None:
         m.design_state[name] = _RemoteState(m)
@@ -87,6 +93,7 @@ def _make(
         summary=summary,
         commits=commits,
         setup=setup,
+        features=features,
     )
 
 
@@ -97,6 +104,7 @@ REMOTE_60 = _make(
     "PCP lists under pcp->lock; the caller drains every target CPU itself; mutex and "
     "force_all_cpus kept; drain_pages_zone reads count without the lock first",
     ("ec6e8c7e0314", "4b23a68f9536", "443c2accd1b6", "01b44456a7aa"),
+    KernelFeatures(pcp_lock="irqsave"),  # 6.0: pcp_spin_trylock_irqsave / spin_lock_irqsave
 )
 REMOTE_611 = _make(
     "remote-6.11",
@@ -104,4 +112,5 @@ REMOTE_611 = _make(
     "v6.11 (E16+E17+E18)",
     "remote-6.0 with chunked drains under the lock and count re-read under the lock",
     ("4b23a68f9536", "55f77df7d715", "66eca1021a42"),
+    KernelFeatures(pcp_lock="irqs-on"),  # 6.2+ (5749077415994): pcp->lock leaves IRQs on
 )

@@ -34,6 +34,8 @@ from ._gfp import GFP_KERNEL, MIGRATE_MOVABLE, PF_MEMALLOC, Gfp, Protection, gfp
 from ._pcp import free_one_page, free_pcp_page, rmqueue_buddy, rmqueue_pcplist
 from ._task import task_of
 
+PREEMPT = Protection.PREEMPT
+
 if TYPE_CHECKING:
     from ._machine import Machine
     from ._zone import Zone
@@ -107,7 +109,9 @@ async def get_page_from_freelist(
         if kind != NO_WATERMARKS and zone.nr_free - (1 << order) < _mark(zone, kind, gfp):
             continue
         pfn: int | None = None
-        if order == 0:
+        # E4 (374ad05ab64d, the preempt-only PCP): "only use per-cpu allocator for irq-safe
+        # requests": in_interrupt() allocations go straight to the buddy.
+        if order == 0 and (m.protection is not PREEMPT or not m.engine.current.interrupt):
             pfn = await rmqueue_pcplist(m, zone, mt, owner)
             if pfn is None and m.protection is Protection.SPINLOCK:
                 pfn = await rmqueue_buddy(m, zone, 0, mt, owner)
@@ -207,6 +211,7 @@ def free_pages(m: Machine, pfn: int, order: int = 0) -> Coroutine[Any, Any, None
     PCP (or buddy) free to await: no coroutine frame of its own on the hot path.
     """
     m.engine.count("page_frees")
-    if order == 0:
+    # E4: an in_interrupt() free goes straight to the buddy in the preempt-only era.
+    if order == 0 and (m.protection is not PREEMPT or not m.engine.current.interrupt):
         return free_pcp_page(m, pfn)
     return free_one_page(m, m.zone_of(pfn), pfn, order)

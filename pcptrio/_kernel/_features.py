@@ -15,7 +15,7 @@ from .._core import BadInput
 if TYPE_CHECKING:
     from ._machine import Machine
 
-__all__ = ["HOTPLUG_LOCKS", "MM_PERCPU_WQ_INITS", "KernelFeatures"]
+__all__ = ["HOTPLUG_LOCKS", "MM_PERCPU_WQ_INITS", "PCP_LOCKS", "KernelFeatures"]
 
 #: ``cpu_hotplug_lock`` semantics: ``mutex-refcount`` is 4.10/4.11's ``get_online_cpus()``
 #: (``mutex_lock(&cpu_hotplug.lock); refcount++; mutex_unlock``): a writer waiting in
@@ -29,6 +29,13 @@ HOTPLUG_LOCKS = ("mutex-refcount", "percpu-rwsem")
 #: initialization earlier"), or in ``module_init(setup_vmstat)``, after every earlier initcall
 #: level (E7 as it first stood in linux-next, March 2017).
 MM_PERCPU_WQ_INITS = ("init_mm_internals", "module_init")
+#: How the spinlock era takes ``pcp->lock``: ``irqsave`` is v6.0's
+#: ``pcp_spin_trylock_irqsave`` / ``spin_lock_irqsave`` (01b44456a7aa); ``irqs-on`` is v6.2+'s
+#: ``pcp_spin_trylock`` / ``spin_lock`` with IRQs enabled (5749077415994, "mm/page_alloc:
+#: leave IRQs enabled for per-cpu page allocations"): an interrupt can then arrive while its
+#: CPU's task holds the lock, and its own allocation's trylock fails and falls back to the
+#: buddy (``zone->lock`` is taken IRQ-safe for that).
+PCP_LOCKS = ("irqsave", "irqs-on")
 
 
 @attrs.frozen
@@ -44,6 +51,13 @@ class KernelFeatures:
     mm_percpu_wq_freezable: bool = False
     #: ``free_pcppages_bulk()`` clamps ``count`` to ``pcp->count`` (88e8ac11d2ea, v5.9).
     pcp_count_clamp: bool = True
+    #: How the spinlock era takes ``pcp->lock`` (``PCP_LOCKS``).
+    pcp_lock: str = attrs.field(default="irqs-on")
+
+    @pcp_lock.validator
+    def _check_pcp_lock(self, attribute: object, value: object) -> None:
+        if value not in PCP_LOCKS:
+            raise BadInput(f"unknown pcp_lock feature {value!r} (known: {', '.join(PCP_LOCKS)})")
 
     @mm_percpu_wq_init.validator
     def _check_mm_percpu_wq_init(self, attribute: object, value: object) -> None:
@@ -71,4 +85,5 @@ class KernelFeatures:
             "mm_percpu_wq_init": self.mm_percpu_wq_init,
             "mm_percpu_wq_freezable": self.mm_percpu_wq_freezable,
             "pcp_count_clamp": self.pcp_count_clamp,
+            "pcp_lock": self.pcp_lock,
         }

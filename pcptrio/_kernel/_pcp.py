@@ -176,8 +176,13 @@ def _zone_lock(m: Machine, zone: Zone) -> Awaitable[int | None]:
     (``374ad05ab64d``) had to take it IRQ-safe, since IRQ-context allocations (which bypass
     the PCP) take ``zone->lock`` too — a plain lock there is an AA deadlock with an interrupt.
 
+    Since v6.2 (the ``irqs-on`` ``pcp_lock`` feature) ``pcp->lock`` no longer disables IRQs,
+    so ``rmqueue_bulk()`` / ``free_pcppages_bulk()`` take ``zone->lock`` with
+    ``spin_lock_irqsave`` for the same reason.
+
     A plain function returning the lock's own coroutine (await it): no frame of its own."""
-    if m.protection is Protection.PREEMPT:
+    era = m.protection
+    if era is Protection.PREEMPT or (era is SPINLOCK and m.features.pcp_lock == "irqs-on"):
         return zone.lock.lock_irqsave()
     return zone.lock.lock()
 
@@ -333,12 +338,17 @@ async def rmqueue_pcplist(m: Machine, zone: Zone, mt: int, owner: str) -> int | 
     cpu = a.cpu
     assert cpu is not None  # the running actor holds its CPU
     era = m.protection
+    flags: int | None = None
     if era is SPINLOCK:
         e.preempt_disable()  # pcpu_task_pin()
         pcp = zone.pcp[cpu]
-        flags = e.local_irq_save()
+        # 6.0: pcp_spin_trylock_irqsave; 6.2+: pcp_spin_trylock with IRQs left on, so an
+        # interrupt on this CPU finds the lock taken and falls back to the buddy.
+        if m.features.pcp_lock == "irqsave":
+            flags = e.local_irq_save()
         if not await pcp.lock.trylock():
-            e.local_irq_restore(flags)
+            if flags is not None:
+                e.local_irq_restore(flags)
             e.preempt_enable()
             e.count("pcp_trylock_fail")
             return None
@@ -379,9 +389,13 @@ async def rmqueue_pcplist(m: Machine, zone: Zone, mt: int, owner: str) -> int | 
     pcp.exit(a)
 
     if era is SPINLOCK:
-        await pcp.lock.unlock_irqrestore(flags)
+        if flags is None:
+            await pcp.lock.unlock()
+        else:
+            await pcp.lock.unlock_irqrestore(flags)
         e.preempt_enable()  # pcpu_task_unpin()
     elif era is IRQ:
+        assert flags is not None
         e.local_irq_restore(flags)
     else:
         e.preempt_enable()
@@ -403,12 +417,15 @@ async def free_pcp_page(m: Machine, pfn: int, cold: bool = False) -> None:
     cpu = a.cpu
     assert cpu is not None  # the running actor holds its CPU
     era = m.protection
+    flags: int | None = None
     if era is SPINLOCK:
         e.preempt_disable()
         pcp = zone.pcp[cpu]
-        flags = e.local_irq_save()
+        if m.features.pcp_lock == "irqsave":  # 6.0; 6.2+ leaves IRQs on (rmqueue_pcplist)
+            flags = e.local_irq_save()
         if not await pcp.lock.trylock():
-            e.local_irq_restore(flags)
+            if flags is not None:
+                e.local_irq_restore(flags)
             e.preempt_enable()
             e.count("pcp_trylock_fail")
             await free_one_page(m, zone, pfn, 0)
@@ -447,9 +464,13 @@ async def free_pcp_page(m: Machine, pfn: int, cold: bool = False) -> None:
     pcp.exit(a)
 
     if era is SPINLOCK:
-        await pcp.lock.unlock_irqrestore(flags)
+        if flags is None:
+            await pcp.lock.unlock()
+        else:
+            await pcp.lock.unlock_irqrestore(flags)
         e.preempt_enable()
     elif era is IRQ:
+        assert flags is not None
         e.local_irq_restore(flags)
     else:
         e.preempt_enable()
@@ -504,13 +525,20 @@ async def drain_pages_zone(m: Machine, cpu: int, zone: Zone) -> None:
 
 
 async def drain_pages_zone_locked(m: Machine, cpu: int, zone: Zone) -> None:
-    """Spinlock-era drain of any CPU's PCP: take ``pcp->lock``, then read ``count``."""
+    """Spinlock-era drain of any CPU's PCP: take ``pcp->lock`` (``spin_lock_irqsave`` in
+    6.0, ``spin_lock`` from 6.2), then read ``count``."""
     pcp = zone.pcp[cpu]
-    flags = await pcp.lock.lock_irqsave()
+    if m.features.pcp_lock == "irqs-on":
+        await pcp.lock.lock()
+    else:
+        flags = await pcp.lock.lock_irqsave()
     if pcp.count:
         pcp.drained += 1
         await free_pcppages_bulk(m, zone, pcp.count, pcp)
-    await pcp.lock.unlock_irqrestore(flags)
+    if m.features.pcp_lock == "irqs-on":
+        await pcp.lock.unlock()
+    else:
+        await pcp.lock.unlock_irqrestore(flags)
 
 
 async def drain_pages(m: Machine, cpu: int) -> None:

@@ -29,6 +29,14 @@ hog-work        queue on ``cpu``'s system_wq a work that stays runnable for ``se
                 virtual time (busy in ``slice_ms`` slices, never sleeping); do not wait
 alloc           on each CPU of ``cpus``: ``count`` GFP_KERNEL order-0 allocations
                 (direct reclaim if needed), ``think_ns`` apart, pages kept
+free-burst      on each CPU of ``cpus``: take ``pages`` pages as order-9 blocks and free them
+                page by page, so the PCP grows up to ``high`` (cpus="all", pages=4096)
+irq-alloc       on each CPU of ``cpus``: ``times`` interrupts ``gap_ns`` apart, each allocating
+                ``pages`` GFP_ATOMIC order-0 pages and freeing them (network receive in
+                interrupt context) (cpus="all", times=4, pages=4, gap_ns=2000)
+initcall        ``do_initcalls()`` up to ``level`` (a machine with ``boot_initcalls``)
+suspend         freeze the freezable workqueues (``freeze_workqueues_begin()``)
+resume          thaw them (``thaw_workqueues()``)
 wq-warmup       a no-op work on every online CPU's system_wq (and system_highpri_wq with
                 ``highpri = true``), flushed: each pool has created its spare kworker, as on
                 a machine that has been up for a while
@@ -324,6 +332,39 @@ async def _free_burst(m: Machine, a: ActorSpec, where: str) -> None:
     await _spread(m, select_cpus(a.get("cpus", "all"), m.nr_cpus, where), one, "free-burst")
 
 
+async def _irq_alloc(m: Machine, a: ActorSpec, where: str) -> None:
+    """Allocations and frees from interrupt context (a NIC's receive path refilling its
+    ring).  Which path they take is the kernel's: the E4 era's ``in_interrupt()`` bypass of the
+    PCP, 6.0's IRQ-safe ``pcp->lock``, 6.2+'s trylock with a buddy fallback.
+
+    Simplified: the handler runs as a hardirq (IRQs off until it returns), where the kernel
+    would do this work in ``NET_RX`` softirq with IRQs enabled.  Both are ``in_interrupt()``
+    and both find their CPU's ``pcp->lock`` as the interrupted task left it, which is what
+    decides the path; only nesting another interrupt inside the handler is not modelled."""
+    zone = _zone(m, a.get("zone"), where)
+    pages = int(a.get("pages", 4))
+    times = int(a.get("times", 4))
+    gap = int(a.get("gap_ns", 2000))
+    e = m.engine
+
+    async def handler() -> None:
+        held = []
+        for _ in range(pages):
+            pfn = await m.alloc_pages(GFP_ATOMIC, zone=zone)
+            if pfn is not None:
+                held.append(pfn)
+        for pfn in held:
+            await m.free_pages(pfn)
+
+    async def one(cpu: int) -> None:
+        for i in range(times):
+            if i:
+                await e.sleep(gap)
+            e.raise_irq(cpu, handler, name=f"irq:cpu{cpu}/rx")
+
+    await _spread(m, select_cpus(a.get("cpus", "all"), m.nr_cpus, where), one, "irq-alloc")
+
+
 async def _initcall(m: Machine, a: ActorSpec, where: str) -> None:
     """``do_initcalls()`` up to a level, in a machine that boots with its initcalls
     (``machine.boot_initcalls``)."""
@@ -390,6 +431,7 @@ ACTOR_KINDS: dict[str, tuple[ActorFn, frozenset[str]]] = {
     "hog-work": (_hog_work, frozenset({"cpu", "seconds", "slice_ms"})),
     "alloc": (_alloc, frozenset({"cpus", "count", "think_ns", "zone"})),
     "free-burst": (_free_burst, frozenset({"cpus", "pages", "zone"})),
+    "irq-alloc": (_irq_alloc, frozenset({"cpus", "times", "pages", "gap_ns", "zone"})),
     "initcall": (_initcall, frozenset({"level"})),
     "suspend": (_suspend, frozenset()),
     "resume": (_resume, frozenset()),
