@@ -258,3 +258,31 @@ async def test_irq_alloc_actors_run_under_every_era(design: str, seed: int) -> N
     assert len(handlers) == 3 * r.extra["params"]["cpus"]
     if design == "wq-4.11":  # E4: in_interrupt() never touches the PCP, so no trylock either
         assert r.stats.counters.get("pcp_trylock_fail", 0) == 0
+
+
+@pytest.mark.parametrize("wq_unbind", ["highpri-work", "direct"])
+async def test_workqueue_offline_unbinds_as_the_kernel_did(wq_unbind: str) -> None:
+    """v4.10's workqueue_offline_cpu() queues wq_unbind_fn on the dying CPU's
+    system_highpri_wq and flushes it (cpu_down waits for that worker, hotplug lock held);
+    v4.16+ calls unbind_workers() in the hotplug thread.  Either way the pools end up
+    disassociated before the CPU leaves the online mask."""
+    m = Machine(MachineParams(cpus=3), scheduler=None)
+    KernelFeatures(wq_unbind=wq_unbind).apply(m)
+
+    async def workload(m: Machine) -> None:
+        assert await m.cpu_down(2)
+
+    r = await m.run(workload)
+    assert r.outcome is Outcome.OK, r.headline
+    runs = [rec for rec in r.trace if rec[4] == "work_start" and rec[5]["func"] == "wq_unbind_fn"]
+    disassociated = [rec[5]["pool"] for rec in r.trace if rec[4] == "pool_disassociated"]
+    assert disassociated == [4, 5]  # cpu2's normal and highpri pools
+    if wq_unbind == "highpri-work":
+        assert len(runs) == 1
+        (run,) = runs
+        assert (run[3], run[5]["pool"], run[5]["wq"]) == (2, 5, "events_highpri")
+        assert run[2].startswith("kworker/2:") and run[2].endswith("H")
+    else:
+        assert runs == []
+    down = next(rec[0] for rec in r.trace if rec[4] == "cpu_down_end")
+    assert all(rec[0] < down for rec in r.trace if rec[4] == "pool_disassociated")

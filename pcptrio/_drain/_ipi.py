@@ -16,7 +16,7 @@ in the middle of a list update (H1); with N concurrent reclaimers it storms (H2)
 
 from __future__ import annotations
 
-from .._kernel import KernelFeatures, Machine, Protection, Zone
+from .._kernel import KERNEL_410, Machine, Protection, Zone
 from ._base import DrainDesign
 from ._common import CpuMask, build_cpus_with_pcps
 
@@ -50,5 +50,5 @@ IPI = DrainDesign(
     "drain_local_pages in IRQ context on each target",
     commits=("74046494ea68",),
     setup=_setup,
-    features=KernelFeatures(hotplug_lock="mutex-refcount", pcp_count_clamp=False),  # 4.10/4.11
+    features=KERNEL_410,
 )

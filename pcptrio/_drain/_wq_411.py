@@ -30,7 +30,15 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import Mutex
-from .._kernel import PF_WQ_WORKER, KernelFeatures, Machine, Protection, Workqueue, WorkStruct, Zone
+from .._kernel import (
+    KERNEL_410,
+    PF_WQ_WORKER,
+    Machine,
+    Protection,
+    Workqueue,
+    WorkStruct,
+    Zone,
+)
 from ._base import DrainDesign
 from ._common import CpuMask, build_cpus_with_pcps, flush_in_nursery
 
@@ -119,5 +127,5 @@ WQ_411 = DrainDesign(
     "zone ignored on the target",
     commits=("bd233f538d51", "a459eeb7b852", "ce612879ddc7"),
     setup=static_setup("wq-4.11", drain_local_pages_wq),
-    features=KernelFeatures(hotplug_lock="mutex-refcount", pcp_count_clamp=False),  # 4.10/4.11
+    features=KERNEL_410,
 )

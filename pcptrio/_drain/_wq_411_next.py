@@ -32,7 +32,9 @@ The machine creates ``mm_percpu_wq`` as the design's features say (``KernelFeatu
 
 from __future__ import annotations
 
-from .._kernel import KernelFeatures, Machine, Protection, Zone
+import attrs
+
+from .._kernel import KERNEL_410, Machine, Protection, Zone
 from ._base import DrainDesign
 from ._wq_411 import drain_all_pages_411, drain_local_pages_wq, static_setup
 
@@ -54,10 +56,5 @@ WQ_411_NEXT = DrainDesign(
     "created in module_init) and the WARN_ON_ONCE(!mm_percpu_wq) return",
     commits=("ce612879ddc7", "a459eeb7b852", "bd233f538d51", "374ad05ab64d"),
     setup=static_setup(_KEY, drain_local_pages_wq),
-    features=KernelFeatures(
-        hotplug_lock="mutex-refcount",  # 4.10/4.11 get_online_cpus()
-        pcp_count_clamp=False,  # before 88e8ac11d2ea (v5.9)
-        mm_percpu_wq_init="module_init",
-        mm_percpu_wq_freezable=True,
-    ),
+    features=attrs.evolve(KERNEL_410, mm_percpu_wq_init="module_init", mm_percpu_wq_freezable=True),
 )

@@ -36,7 +36,7 @@ machine models the PCP side of E4.
 
 from __future__ import annotations
 
-from .._kernel import PF_WQ_WORKER, KernelFeatures, Machine, Protection, Zone
+from .._kernel import KERNEL_410, PF_WQ_WORKER, Machine, Protection, Zone
 from ._base import DrainDesign
 from ._wq_411 import drain_local_pages_wq, locked_queue_and_flush, static_setup
 
@@ -64,5 +64,5 @@ WQ_411_RC1 = DrainDesign(
     "PF_WQ_WORKER return; zone ignored on the target; preempt-only PCP",
     commits=("0ccce3b92421", "374ad05ab64d", "bd233f538d51", "a459eeb7b852"),
     setup=static_setup(_KEY, drain_local_pages_wq),
-    features=KernelFeatures(hotplug_lock="mutex-refcount", pcp_count_clamp=False),  # 4.10/4.11
+    features=KERNEL_410,
 )

@@ -11,7 +11,7 @@ reclaim, reaches ``get_online_cpus()`` (H6, Dmitry Vyukov's lockdep report).  Re
 
 from __future__ import annotations
 
-from .._kernel import PF_WQ_WORKER, KernelFeatures, Machine, Protection, Zone
+from .._kernel import KERNEL_410, PF_WQ_WORKER, Machine, Protection, Zone
 from ._base import DrainDesign
 from ._common import CpuMask
 from ._wq_rfc import wq_rfc_drain
@@ -41,5 +41,5 @@ WQ_HOTPLUG = DrainDesign(
     summary="wq-rfc inside get_online_cpus()/put_online_cpus()",
     commits=("0ccce3b92421",),
     setup=_setup,
-    features=KernelFeatures(hotplug_lock="mutex-refcount", pcp_count_clamp=False),  # 4.10/4.11
+    features=KERNEL_410,
 )

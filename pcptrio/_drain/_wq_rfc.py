@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from .._kernel import (
     GFP_ATOMIC,
+    KERNEL_410,
     PF_WQ_WORKER,
-    KernelFeatures,
     Machine,
     Protection,
     WorkStruct,
@@ -96,5 +96,5 @@ WQ_RFC = DrainDesign(
     "drains this CPU without disabling preemption",
     commits=("0ccce3b92421",),
     setup=_setup,
-    features=KernelFeatures(hotplug_lock="mutex-refcount", pcp_count_clamp=False),  # 4.10/4.11
+    features=KERNEL_410,
 )

@@ -10,6 +10,7 @@ from ._alloc import Shrinker as Shrinker
 from ._costs import Costs as Costs
 from ._drainstats import DrainCall as DrainCall
 from ._features import HOTPLUG_LOCKS as HOTPLUG_LOCKS
+from ._features import KERNEL_410 as KERNEL_410
 from ._features import KernelFeatures as KernelFeatures
 from ._gfp import GFP_ATOMIC as GFP_ATOMIC
 from ._gfp import GFP_KERNEL as GFP_KERNEL

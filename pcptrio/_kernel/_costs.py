@@ -36,6 +36,10 @@ class Costs:
     ipi_ns: int = 2 * USEC
     #: estimate: queue→start on an idle kworker of an idle CPU, 5–50 µs.
     wakeup_ns: int = 10 * USEC
+    #: estimate: the same for a highpri kworker (nice -20, ``HIGHPRI_NICE_LEVEL``): CFS lets a
+    #: woken nice -20 task preempt a nice-0 one at once (``check_preempt_wakeup()``), so its
+    #: queue→start is about a context switch, not a wait for the CPU.
+    wakeup_highpri_ns: int = 2 * USEC
     #: estimate: kthread creation for a new kworker ("ms").
     create_worker_ns: int = 1 * MSEC
     #: estimate: one pass of direct reclaim over the page cache.

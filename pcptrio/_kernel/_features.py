@@ -15,7 +15,14 @@ from .._core import BadInput
 if TYPE_CHECKING:
     from ._machine import Machine
 
-__all__ = ["HOTPLUG_LOCKS", "MM_PERCPU_WQ_INITS", "PCP_LOCKS", "KernelFeatures"]
+__all__ = [
+    "HOTPLUG_LOCKS",
+    "KERNEL_410",
+    "MM_PERCPU_WQ_INITS",
+    "PCP_LOCKS",
+    "WQ_UNBINDS",
+    "KernelFeatures",
+]
 
 #: ``cpu_hotplug_lock`` semantics: ``mutex-refcount`` is 4.10/4.11's ``get_online_cpus()``
 #: (``mutex_lock(&cpu_hotplug.lock); refcount++; mutex_unlock``): a writer waiting in
@@ -36,6 +43,14 @@ MM_PERCPU_WQ_INITS = ("init_mm_internals", "module_init")
 #: CPU's task holds the lock, and its own allocation's trylock fails and falls back to the
 #: buddy (``zone->lock`` is taken IRQ-safe for that).
 PCP_LOCKS = ("irqsave", "irqs-on")
+#: How ``workqueue_offline_cpu()`` unbinds the dying CPU's workers: ``highpri-work`` is the
+#: v4.10 form ("unbinding per-cpu workers should happen on the local CPU"):
+#: ``INIT_WORK_ONSTACK(&unbind_work, wq_unbind_fn); queue_work_on(cpu, system_highpri_wq,
+#: &unbind_work); ... flush_work(&unbind_work)``, so ``cpu_down``, holding the hotplug lock,
+#: waits for a worker of that CPU's highpri pool (and for kthreadd, if the pool has to fork
+#: one).  ``direct`` calls ``unbind_workers(cpu)`` in the hotplug thread on the dying CPU, as
+#: v4.19 does (Lai Jiangshan's "workqueue/hotplug: simplify workqueue_offline_cpu()", v4.16).
+WQ_UNBINDS = ("highpri-work", "direct")
 
 
 @attrs.frozen
@@ -53,6 +68,13 @@ class KernelFeatures:
     pcp_count_clamp: bool = True
     #: How the spinlock era takes ``pcp->lock`` (``PCP_LOCKS``).
     pcp_lock: str = attrs.field(default="irqs-on")
+    #: How workqueue offline unbinds the dying CPU's workers (``WQ_UNBINDS``).
+    wq_unbind: str = attrs.field(default="direct")
+
+    @wq_unbind.validator
+    def _check_wq_unbind(self, attribute: object, value: object) -> None:
+        if value not in WQ_UNBINDS:
+            raise BadInput(f"unknown wq_unbind feature {value!r} (known: {', '.join(WQ_UNBINDS)})")
 
     @pcp_lock.validator
     def _check_pcp_lock(self, attribute: object, value: object) -> None:
@@ -86,4 +108,12 @@ class KernelFeatures:
             "mm_percpu_wq_freezable": self.mm_percpu_wq_freezable,
             "pcp_count_clamp": self.pcp_count_clamp,
             "pcp_lock": self.pcp_lock,
+            "wq_unbind": self.wq_unbind,
         }
+
+
+#: The machine of the 4.10/4.11 designs: ``get_online_cpus()`` as mutex + refcount, no count
+#: clamp in ``free_pcppages_bulk()`` (before v5.9), the unbind as a ``system_highpri_wq`` work.
+KERNEL_410 = KernelFeatures(
+    hotplug_lock="mutex-refcount", pcp_count_clamp=False, wq_unbind="highpri-work"
+)

@@ -130,7 +130,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "machine": {"zones": _ONE_ZONE},
         "budget": {"schedules": 100},
         "phases": [
-            {"actors": [{"kind": "wq-warmup"}]},
+            {"actors": [{"kind": "wq-warmup", "highpri": True}]},
             {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
             {
                 "actors": [
@@ -168,7 +168,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "machine": {"zones": _ONE_ZONE},
         "budget": {"schedules": 100},
         "phases": [
-            {"actors": [{"kind": "wq-warmup"}]},
+            {"actors": [{"kind": "wq-warmup", "highpri": True}]},
             {
                 "repeat": "$rounds",
                 "phases": [
@@ -210,7 +210,7 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "phases": [
             # A machine that has been up has spare kworkers: without them the first work on a
             # pool under memory pressure needs kthreadd to fork one, which is H8, not H6.
-            {"actors": [{"kind": "wq-warmup"}]},
+            {"actors": [{"kind": "wq-warmup", "highpri": True}]},
             {"actors": [{"kind": "hotplug", "cpu": 0, "ops": ["down:last"]}]},
             {"actors": [{"kind": "pagecache", "cpu": 0, "pages": "$cache"}]},
             {"actors": [{"kind": "exhaust", "cpu": 0}]},

@@ -176,7 +176,26 @@ class Workqueues:
         return True
 
     async def offline_cpu(self, cpu: int) -> None:
-        """``workqueue_offline_cpu`` → ``unbind_workers``: the pools of ``cpu`` become
+        """``workqueue_offline_cpu``, in the hotplug thread on the dying ``cpu``.
+
+        With the ``highpri-work`` feature (v4.10 … v4.15) it queues ``wq_unbind_fn`` on
+        ``cpu``'s ``system_highpri_wq`` and flushes it: the unbinding runs in a worker of that
+        CPU's highpri pool, and ``cpu_down`` waits for it with the hotplug lock held.
+        Otherwise (v4.16+) it calls ``unbind_workers`` itself."""
+        m = self.m
+        if m.features.wq_unbind == "highpri-work":
+            assert self.system_highpri_wq is not None  # workqueue_init() ran at boot
+            work = WorkStruct(
+                _wq_unbind_fn, "wq_unbind_fn", f"unbind_work[{cpu}]", (self, cpu), on_stack=True
+            )
+            await m.queue_work_on(cpu, self.system_highpri_wq, work)
+            await m.flush_work(work)
+            destroy_work_on_stack(m, work)
+            return
+        self.unbind_workers(cpu)
+
+    def unbind_workers(self, cpu: int) -> None:
+        """``unbind_workers`` (``wq_unbind_fn`` in v4.10): the pools of ``cpu`` become
         DISASSOCIATED, their workers UNBOUND, concurrency management off."""
         m = self.m
         for pool in self.cpu_pools[cpu]:
@@ -240,3 +259,9 @@ class Workqueues:
 
     def dump(self) -> str:
         return show_workqueue_state(self.m)
+
+
+async def _wq_unbind_fn(work: WorkStruct) -> None:
+    """v4.10 ``wq_unbind_fn``: ``unbind_workers`` for the CPU it runs on."""
+    wqs, cpu = work.data
+    wqs.unbind_workers(cpu)

@@ -271,7 +271,8 @@ async def worker_thread(m: Machine, w: Worker) -> None:
         if w.flags & WORKER_DIE:
             return
         if not first:
-            await e.spend(m.costs.wakeup_ns)  # wake-up and context switch
+            # wake-up and context switch (a highpri worker preempts a nice-0 task at once)
+            await e.spend(m.costs.wakeup_highpri_ns if pool.highpri else m.costs.wakeup_ns)
         first = False
         pool.leave_idle(w)
         while pool.need_more_worker():  # recheck:
