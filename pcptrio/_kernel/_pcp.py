@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._core import Actor, Engine, SpinLock
+from .._core import MSEC, Actor, Engine, SpinLock
 from ._gfp import MIGRATE_PCPTYPES, Protection
 from ._pagemap import PageError
 from ._task import task_of
@@ -70,6 +70,9 @@ __all__ = [
 ]
 
 SPINLOCK = Protection.SPINLOCK
+#: Virtual time per step of a CPU spinning for ever in ``free_pcppages_bulk()`` (a coarse
+#: slice keeps the steps to the hard-lockup report about a thousand).
+SPIN_SLICE_NS = 10 * MSEC
 IRQ = Protection.IRQ
 
 
@@ -229,10 +232,11 @@ async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPage
     decrements it per page.  Pages freed are attributed to the current drain call, if any.
 
     With the design's ``pcp_count_clamp`` feature (88e8ac11d2ea, v5.9, "mm: fix core hung in
-    free_pcppages_bulk()") it starts with ``count = min(pcp->count, count)``.  Without it a
-    ``count`` larger than the lists hold finds them empty; the kernel then loops forever
-    under ``zone->lock`` with IRQs off.  Simplified: the model reports that corruption
-    (``count-mismatch``) and stops instead of spinning.
+    free_pcppages_bulk()") it starts with ``count = min(pcp->count, count)``; lists that run
+    dry before ``count`` does then mean a corrupted ``pcp->count``, which the model reports
+    (``count-mismatch``).  Without the clamp a ``count`` larger than the lists hold makes the
+    search for a non-empty list spin for ever, with ``zone->lock`` held and IRQs off, as
+    the kernel did: the hard-lockup watchdog reports the CPU (the ``lockup`` oracle).
     """
     e = m.engine
     a = e.current
@@ -262,8 +266,15 @@ async def free_pcppages_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPage
             if tries == MIGRATE_PCPTYPES:
                 break
         if not lst:
-            # The kernel would spin here forever with zone->lock held: count says pages
-            # remain, the lists are empty.  That is a corrupted PCP; report and stop.
+            if not m.features.pcp_count_clamp:
+                # Before 88e8ac11d2ea: "do { batch_free++; if (++migratetype ==
+                # MIGRATE_PCPTYPES) migratetype = 0; list = &pcp->lists[migratetype]; }
+                # while (list_empty(list));" never ends.  The run ends when a watchdog sees
+                # the CPU (or at the run's time budget, with the watchdogs off).
+                while True:
+                    await e.spend(SPIN_SLICE_NS, "free_pcppages_bulk_spin")
+            # Clamped: count says pages remain that the lists do not hold, a corrupted
+            # pcp->count; report and stop.
             pagemap.report(
                 PageError(
                     "count-mismatch",
