@@ -98,26 +98,26 @@ N_GOOD = len(good_trace()["traceEvents"])
 
 
 @pytest.mark.parametrize(
-    ("scenario", "design", "params", "failed"),
+    ("scenario", "design", "params", "failed", "seed"),
     [
-        ("count-race", "remote-6.0", None, False),
-        ("count-race", "ipi", None, True),
-        ("count-race", "wq-4.11", None, False),
-        ("hog-in-pool", "wq-4.11", None, True),
-        ("drain-storm", "ipi", {"cpus": 3}, True),
-        ("hotplug-lock-abba", "wq-hotplug", None, True),
-        ("shared-mask-race", "wq-rfc", None, True),
-        ("offline-stale-mask", "wq-5.0", None, False),
-        ("reclaim-storm", "remote-6.11", None, False),
-        ("no-rescuer-under-pressure", "wq-hotplug", None, True),
+        ("count-race", "remote-6.0", None, False, 0),
+        ("count-race", "ipi", None, True, 0),
+        ("count-race", "wq-4.11", None, False, 0),
+        ("hog-in-pool", "wq-4.11", None, True, 0),
+        ("drain-storm", "ipi", {"cpus": 3}, True, 0),
+        ("hotplug-lock-abba", "wq-hotplug", None, True, 1),
+        ("shared-mask-race", "wq-rfc", None, True, 0),
+        ("offline-stale-mask", "wq-5.0", None, False, 0),
+        ("reclaim-storm", "remote-6.11", None, False, 0),
+        ("no-rescuer-under-pressure", "wq-hotplug", None, True, 0),
     ],
 )
 async def test_exports_of_real_runs_conform(
-    scenario: str, design: str, params: dict[str, Any] | None, failed: bool
+    scenario: str, design: str, params: dict[str, Any] | None, failed: bool, seed: int
 ) -> None:
     """Exports of passing and failing runs break no rule, and every flow event binds to the
     same slice as written and as Perfetto imports it."""
-    r, data = await export(scenario, design, params)
+    r, data = await export(scenario, design, params, seed)
     assert r.failed is failed
     report = check_trace(data)
     assert report.ok, f"{scenario} × {design}:\n{report.format()}"

@@ -223,7 +223,7 @@ async def test_failure_report_without_rows_lists_the_trace() -> None:
 
 async def test_deadlock_report_draws_the_wait_for_graph() -> None:
     """A deadlock prints its cycle and a tree from the root waiter, idle workers left out."""
-    r, coll = await failing("hotplug-lock-abba", "wq-hotplug")
+    r, coll = await failing("hotplug-lock-abba", "wq-hotplug", seed=1)
     assert r.outcome is Outcome.DEADLOCK and r.wait_graph is not None
     text = failure_report(r, rows=coll.rows)
     assert text.startswith("pcptrio: deadlock in hotplug-lock-abba × wq-hotplug\n")
@@ -491,7 +491,7 @@ async def test_perfetto_export_is_deterministic() -> None:
 async def test_perfetto_export_of_a_deadlock_marks_held_locks(tmp_path: pathlib.Path) -> None:
     """Locks still held when the run deadlocked are drawn to the end, and the file written by
     write_perfetto loads back as the same object."""
-    r, coll = await failing("hotplug-lock-abba", "wq-hotplug")
+    r, coll = await failing("hotplug-lock-abba", "wq-hotplug", seed=1)
     data = perfetto_trace(r, rows=coll.rows, zone_names=coll.zone_names)
     by_ph = check_trace_events(data)
     held = {x["name"] for x in by_ph["X"] if x["args"].get("unfinished")}

@@ -39,7 +39,8 @@ suspend         freeze the freezable workqueues (``freeze_workqueues_begin()``)
 resume          thaw them (``thaw_workqueues()``)
 wq-warmup       a no-op work on every online CPU's system_wq (and system_highpri_wq with
                 ``highpri = true``), flushed: each pool has created its spare kworker, as on
-                a machine that has been up for a while
+                a machine that has been up for a while; with ``concurrency`` N, N works
+                per pool that sleep at once, so each pool ends with N + 1 kworkers
 sleep           wait ``ns`` of virtual time
 =============== ==========================================================================
 
@@ -397,18 +398,43 @@ async def _noop(work: WorkStruct) -> None:
     return None
 
 
+async def _warmup_sleep(work: WorkStruct) -> None:
+    m, ns = work.data
+    await m.engine.sleep(ns)
+
+
 async def _wq_warmup(m: Machine, a: ActorSpec, where: str) -> None:
-    """A machine that has been up has spare kworkers: run a no-op work on every CPU's normal
-    (and highpri) pool so each has created its spare worker before the scenario proper."""
+    """A machine that has been up has spare kworkers: run work on every CPU's normal (and
+    highpri) pool so each has created its spare workers before the scenario proper.
+
+    With ``concurrency`` N > 1, N works per pool sleep at the same time, so each pool forks
+    a worker per work and ends with N + 1 (a worker never starts a work while it would
+    leave no idle one: ``may_start_working()``).  The kernel keeps them: idle workers are
+    reaped only beyond two idle ones, after ``IDLE_WORKER_TIMEOUT`` (300 s).  The works sleep
+    long enough for kthreadd to fork every pool's workers one after another, and the warmup
+    ends when no pool is still forking one."""
+    n = int(a.get("concurrency", 1))
+    # kthreadd forks one worker at a time: every pool of one workqueue forks n of them.
+    nap = n * m.nr_cpus * m.costs.create_worker_ns + MSEC
     wqs = [m.system_wq]
     if a.get("highpri", False) and m.wq.system_highpri_wq is not None:
         wqs.append(m.wq.system_highpri_wq)
     for wq in wqs:
-        works = [(c, WorkStruct(_noop, "warmup_fn", f"warmup[{c}]")) for c in m.online_cpus()]
+        if n == 1:
+            works = [(c, WorkStruct(_noop, "warmup_fn", f"warmup[{c}]")) for c in m.online_cpus()]
+        else:
+            works = [
+                (c, WorkStruct(_warmup_sleep, "warmup_fn", f"warmup[{c}.{i}]", (m, nap)))
+                for c in m.online_cpus()
+                for i in range(n)
+            ]
         for c, w in works:
             await m.queue_work_on(c, wq, w)
         for _, w in works:
             await m.flush_work(w)
+    if n > 1:
+        while any(pool.manager is not None for pool in m.wq.all_pools()):
+            await m.engine.sleep(MSEC)
 
 
 async def _sleep(m: Machine, a: ActorSpec, where: str) -> None:
@@ -436,7 +462,7 @@ ACTOR_KINDS: dict[str, tuple[ActorFn, frozenset[str]]] = {
     "suspend": (_suspend, frozenset()),
     "resume": (_resume, frozenset()),
     "sleep": (_sleep, frozenset({"ns"})),
-    "wq-warmup": (_wq_warmup, frozenset({"highpri"})),
+    "wq-warmup": (_wq_warmup, frozenset({"highpri", "concurrency"})),
 }
 
 
@@ -522,6 +548,7 @@ _ARG_CHECKS: dict[str, Callable[[str, str, Any], None]] = {
     "gap_ns": _count(_NS),
     "ns": _count(_NS),
     "count": _count(MAX_ACTORS),
+    "concurrency": _count(64),
     "keep": _count(_BIG),
     "size": _count(1 << 20),
     "seconds": _number(10_000.0),

@@ -195,7 +195,8 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "hazard": "H6",
         "title": "CPU hotplug lock inside the allocator (ABBA)",
         "description": (
-            "The pools have spare kworkers.  Memory is low (below the min watermark) with "
+            "Each pool has three kworkers (it has run two works at once).  Memory is low "
+            "(below the min watermark) with "
             "reclaimable page cache. cpu_up of "
             "the last CPU holds the hotplug lock and sets up percpu memory (pcpu_alloc_mutex) "
             "while another task's GFP_KERNEL percpu allocation, holding pcpu_alloc_mutex, "
@@ -209,8 +210,10 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
         "budget": {"schedules": 30},
         "phases": [
             # A machine that has been up has spare kworkers: without them the first work on a
-            # pool under memory pressure needs kthreadd to fork one, which is H8, not H6.
-            {"actors": [{"kind": "wq-warmup", "highpri": True}]},
+            # pool under memory pressure needs kthreadd to fork one, which is H8, not H6.  Two
+            # at once: wq-rfc's failed GFP_ATOMIC percpu allocation schedules
+            # pcpu_balance_workfn, which blocks one kworker on pcpu_alloc_mutex.
+            {"actors": [{"kind": "wq-warmup", "highpri": True, "concurrency": 2}]},
             {"actors": [{"kind": "hotplug", "cpu": 0, "ops": ["down:last"]}]},
             {"actors": [{"kind": "pagecache", "cpu": 0, "pages": "$cache"}]},
             {"actors": [{"kind": "exhaust", "cpu": 0}]},
