@@ -18,6 +18,7 @@ import pathlib
 import re
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -37,7 +38,7 @@ from ._core import (
     decode_token,
     quiet_gc,
 )
-from ._drain import BUILTIN_DESIGNS, design_ref, resolve_design
+from ._drain import BUILTIN_DESIGNS, DrainDesign, design_ref, resolve_design
 from ._explore import (
     DEFAULT_CPUS,
     SCHEDULERS,
@@ -59,7 +60,10 @@ from ._kernel import MAX_CPUS
 from ._report import (
     RowCollector,
     campaign_report,
+    check_matrix_json,
     configure_logging,
+    describe_design,
+    describe_hazard,
     failure_report,
     latency_plot_png,
     perfetto_trace,
@@ -71,10 +75,12 @@ from ._report import (
 from ._scenarios import (
     DEMO_NAME,
     NotApplicable,
+    ScenarioDef,
     builtin_scenarios,
     hazard_scenarios,
     lost_update_run,
     resolve_scenario,
+    scenario_names,
 )
 from ._version import __version__
 
@@ -338,9 +344,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     out = ["Designs:"]
     out.append(
         render_table(
-            ["name", "kernel", "eras", "summary"],
+            ["name", "kernel", "eras", "commits", "summary"],
             [
-                [d["ref"], d["kernel"], "/".join(d["eras"]), d["summary"].strip()[:60]]
+                [
+                    d["ref"],
+                    d["kernel"],
+                    "/".join(d["eras"]),
+                    ", ".join(
+                        c[:7] if re.fullmatch(r"[0-9a-f]{12,40}", c) else c for c in d["commits"]
+                    )
+                    or "-",
+                    textwrap.shorten(d["summary"], 50, placeholder=" …"),
+                ]
                 for d in designs
             ],
         )
@@ -365,6 +380,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     out += ["", "Oracles:"]
     out.append(render_table(["name", "judges"], [[o["name"], o["description"]] for o in oracles]))
     out += ["", "Schedulers: " + ", ".join(SCHEDULERS)]
+    out += ["", "More on one design or hazard: pcptrio describe wq-4.11, pcptrio describe H7"]
     _emit(args, data, "\n".join(out))
     return EXIT_OK
 
@@ -697,6 +713,40 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return _EXIT_OF_VERDICT[verdict]
 
 
+def _resolve_described(name: str) -> DrainDesign | ScenarioDef:
+    """``describe``'s argument: a hazard id (H7, h4/h16), a scenario name or a design."""
+    for sc in hazard_scenarios():
+        if sc.hazard and sc.hazard.lower() == name.lower():
+            return sc
+    if name in scenario_names() or name.endswith(".toml"):
+        return resolve_scenario(name)
+    if name in {d.name for d in BUILTIN_DESIGNS} or ":" in name:
+        return resolve_design(name)
+    known = [sc.hazard for sc in hazard_scenarios() if sc.hazard]
+    raise BadInput(
+        f"describe: {name!r} is not a hazard, scenario or design "
+        f"(hazards: {', '.join(known)}; designs: "
+        f"{', '.join(d.name for d in BUILTIN_DESIGNS)}; scenarios: see `pcptrio list`)"
+    )
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    what = _resolve_described(args.name)
+    cells = None
+    if args.matrix:
+        try:
+            raw = json.loads(pathlib.Path(args.matrix).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise BadInput(f"--matrix {args.matrix}: cannot read a JSON file ({exc})") from None
+        cells = check_matrix_json(raw, args.matrix)
+    if isinstance(what, ScenarioDef):
+        data, text = describe_hazard(what, cells, args.matrix)
+    else:
+        data, text = describe_design(what, cells, args.matrix)
+    _emit(args, data, text)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The lost-update demo of the README (the engine alone)."""
     for i in range(args.schedules):
@@ -851,6 +901,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scenario", action="append", help="also describe this .toml scenario")
     _common(s)
     s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser(
+        "describe",
+        help="a design's control flow and commits, or a hazard's trigger, failure and fix",
+    )
+    s.add_argument("name", help="a design (wq-4.11, module:attr), a hazard (H7) or a scenario")
+    s.add_argument(
+        "--matrix",
+        metavar="RESULT.json",
+        help="a `pcptrio matrix --out` file: say which rows (designs) exploration found it in",
+    )
+    _common(s)
+    s.set_defaults(func=cmd_describe)
 
     s = sub.add_parser("run", help="run one schedule and print its outcome and token")
     _scenario_args(s)

@@ -8,6 +8,9 @@ that configures structlog (the CLI calls it; the library never does).
 
 from ._campaign import campaign_report as campaign_report
 from ._campaign import pytest_snippet as pytest_snippet
+from ._describe import check_matrix_json as check_matrix_json
+from ._describe import describe_design as describe_design
+from ._describe import describe_hazard as describe_hazard
 from ._failure import failure_report as failure_report
 from ._failure import format_fields as format_fields
 from ._failure import interleaving_table as interleaving_table
