@@ -58,7 +58,9 @@ from ._explore import (
 )
 from ._kernel import MAX_CPUS
 from ._report import (
+    KEEP_ROWS,
     RowCollector,
+    TableView,
     campaign_report,
     check_matrix_json,
     configure_logging,
@@ -395,8 +397,63 @@ def _spec(args: argparse.Namespace) -> RunSpec:
         raise BadInput(f"{args.scenario} × {args.design} is not applicable: {exc}") from None
 
 
+def _view_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rows",
+        metavar="N|all",
+        help="rows of the interleaving table besides those that explain the failure "
+        "(default: the last 60 of a long run)",
+    )
+    p.add_argument(
+        "--show-cpus", metavar="1,3", help="CPU columns of the interleaving table (default: all)"
+    )
+    p.add_argument(
+        "--actors",
+        metavar="NAME,...",
+        help="show only these actors' steps (patterns like 'kworker/*'); the steps that "
+        "explain the failure are always shown",
+    )
+
+
+def _view(args: argparse.Namespace, ncpus: int) -> TableView:
+    """The ``--rows`` / ``--show-cpus`` / ``--actors`` of a command, checked against a
+    machine of ``ncpus`` CPUs."""
+    given = [f for f in ("rows", "show_cpus", "actors") if getattr(args, f, None) is not None]
+    if not given:
+        return TableView()
+    flags = ", ".join("--" + f.replace("_", "-") for f in given)
+    if args.json:
+        raise BadInput(f"{flags} shape the text report's table; --json prints no table")
+    rows: int | None = KEEP_ROWS
+    if args.rows is not None:
+        if args.rows == "all":
+            rows = None
+        elif args.rows.isdigit() and int(args.rows) > 0:
+            rows = int(args.rows)
+        else:
+            raise BadInput(f"--rows expects a positive number or 'all', got {args.rows!r}")
+    cpus = None
+    if args.show_cpus is not None:
+        try:
+            cpus = tuple(int(x) for x in _split(args.show_cpus) or [])
+        except ValueError:
+            raise BadInput(
+                f"--show-cpus expects comma-separated CPU numbers, got {args.show_cpus!r}"
+            ) from None
+        bad = [c for c in cpus if not 0 <= c < ncpus]
+        if not cpus or bad:
+            raise BadInput(f"--show-cpus {args.show_cpus}: the machine has CPUs 0..{ncpus - 1}")
+    actors = None
+    if args.actors is not None:
+        actors = tuple(_split(args.actors) or [])
+        if not actors:
+            raise BadInput("--actors expects actor names or patterns, comma-separated")
+    return TableView(rows=rows, cpus=cpus, actors=actors)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     spec = _spec(args)
+    view = _view(args, int(spec.params["cpus"]))
     logger = trace_logger() if args.log_level == "debug" else None
     r = run_spec(spec, _scheduler(args), logger=logger, run_timeout_s=args.run_timeout)
     coll = None
@@ -405,7 +462,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _, coll = replay_with_rows(spec, r.decision_list, run_timeout_s=args.run_timeout)
     if r.failed:
         rows = coll.rows if coll else None
-        report = failure_report(r, rows=rows, replay_cmd=f"pcptrio replay {token_of(r)}")
+        report = failure_report(r, rows=rows, replay_cmd=f"pcptrio replay {token_of(r)}", view=view)
     _outputs(args, r, coll)
     _emit(args, _run_json(r), _run_text(r, report))
     return _exit_for(r)
@@ -426,6 +483,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.design:
         resolve_design(args.design)  # named by the user: the token may now refer to it
     spec, decisions = spec_from_token(token, allow_import=args.allow_import)
+    view = _view(args, int(spec.params["cpus"]))
     r, coll = replay_with_rows(
         spec,
         decisions,
@@ -441,7 +499,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
     report = None
     if r.failed:
-        report = failure_report(r, rows=coll.rows, replay_cmd=f"pcptrio replay {token}")
+        report = failure_report(r, rows=coll.rows, replay_cmd=f"pcptrio replay {token}", view=view)
     _outputs(args, r, coll)
     _emit(args, _run_json(r), _run_text(r, report))
     return _exit_for(r)
@@ -512,6 +570,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
                 "campaign streamed to a file or spread over processes)"
             )
     spec = _spec(args)
+    view = _view(args, int(spec.params["cpus"]))
     out = args.resume or args.out
     if args.out and args.force and pathlib.Path(args.out).exists():
         pathlib.Path(args.out).unlink()
@@ -544,7 +603,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     for note in res.notes:
         print(f"pcptrio: {note}", file=sys.stderr)
-    text = "" if args.json else campaign_report(res, wall_s=wall, source=out)
+    text = "" if args.json else campaign_report(res, wall_s=wall, source=out, view=view)
     _emit(args, res.to_json(), text)
     return _EXIT_OF_VERDICT[res.verdict]
 
@@ -920,12 +979,14 @@ def build_parser() -> argparse.ArgumentParser:
     _sched_args(s, "random", ("random", "pct"))
     s.add_argument("--trace", metavar="OUT.jsonl", help="write the canonical JSONL trace")
     s.add_argument("--perfetto", metavar="OUT.json", help="write a Perfetto/Chrome trace")
+    _view_args(s)
     _run_timeout_arg(s)
     _common(s)
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("explore", help="a campaign: many schedules, shrink the first failure")
     _scenario_args(s)
+    _view_args(s)
     _sched_args(s, "pct", SCHEDULERS)
     s.add_argument("--schedules", type=int, help="budget (default: the scenario's matrix budget)")
     s.add_argument("--max-preemptions", type=int, help="dfs preemption bound (default 2)")
@@ -943,6 +1004,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("replay", help="rerun a token byte for byte")
     s.add_argument("token", help="a pcptrio1:... token, or @FILE holding one")
     s.add_argument("--lenient", action="store_true", help="do not stop at drift")
+    _view_args(s)
     s.add_argument(
         "--allow-import",
         action="store_true",

@@ -17,7 +17,6 @@ import sys
 from typing import Any
 
 import pytest
-import structlog
 
 import pcptrio
 from pcptrio._core import decode_token, encode_token
@@ -55,14 +54,6 @@ actors = [{ kind = "kworker-drain", cpu = 0, zone = "Normal" }]
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture(autouse=True)
-def _reset_structlog() -> Any:
-    """main() configures structlog globally (as the command should); undo it after each test
-    so that later tests see structlog's defaults."""
-    yield
-    structlog.reset_defaults()
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

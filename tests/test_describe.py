@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from pcptrio._drain import BUILTIN_DESIGNS
-from pcptrio._scenarios import hazard_scenarios
-from pcptrio._scenarios._hazards import HAZARDS
+from pcptrio._scenarios import HAZARDS, hazard_scenarios
 from tests.test_cli import assert_bad_input, cli, cli_json
 
 

@@ -11,6 +11,8 @@ from ._campaign import pytest_snippet as pytest_snippet
 from ._describe import check_matrix_json as check_matrix_json
 from ._describe import describe_design as describe_design
 from ._describe import describe_hazard as describe_hazard
+from ._failure import KEEP_ROWS as KEEP_ROWS
+from ._failure import TableView as TableView
 from ._failure import failure_report as failure_report
 from ._failure import format_fields as format_fields
 from ._failure import interleaving_table as interleaving_table

@@ -9,7 +9,7 @@ is shown is what the token replays), and a ready-to-paste pytest-trio test.
 from __future__ import annotations
 
 from .._explore import CampaignResult, spec_from_token
-from ._failure import failure_report
+from ._failure import DEFAULT_VIEW, TableView, failure_report
 from ._rows import replay_with_rows
 
 __all__ = ["campaign_report", "pytest_snippet"]
@@ -40,7 +40,11 @@ def campaign_lines(res: CampaignResult) -> list[str]:
 
 
 def campaign_report(
-    res: CampaignResult, *, wall_s: float | None = None, source: str | None = None
+    res: CampaignResult,
+    *,
+    wall_s: float | None = None,
+    source: str | None = None,
+    view: TableView = DEFAULT_VIEW,
 ) -> str:
     """The text ``pcptrio explore`` prints for ``res`` (``wall_s``: the wall time it took;
     ``source``: the file resumed schedules were loaded from)."""
@@ -76,6 +80,7 @@ def campaign_report(
             rows=coll.rows,
             replay_cmd=f"pcptrio replay {f.token}",
             needed=sh.required_steps if sh is not None else (),
+            view=view,
         ),
         "",
         "A pytest-trio test that replays it:",

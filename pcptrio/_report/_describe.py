@@ -13,8 +13,7 @@ from typing import Any
 from .._check import ORACLES, PROBES
 from .._core import BadInput
 from .._drain import DrainDesign, design_ref
-from .._scenarios import ScenarioDef
-from .._scenarios._hazards import HAZARDS
+from .._scenarios import HAZARDS, ScenarioDef
 
 __all__ = ["check_matrix_json", "describe_design", "describe_hazard"]
 

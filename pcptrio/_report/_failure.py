@@ -21,11 +21,14 @@ Long runs stay readable in two moves.  First, a row or pair of rows repeated ove
 CPU hog's ``cond_resched``/``spend`` loop, a spinning waiter) is folded to its first and last
 repetition plus a "⋮ … N more times" line.  Then, if more than :data:`ELIDE_ABOVE` rows remain,
 only the last :data:`KEEP_ROWS` are shown, saying how many were left out — but the violation's
-row is always shown, with a little context before it, wherever it falls.
+row is always shown, with a little context before it, wherever it falls, and so are the rows
+that explain the failure (:data:`KEY_EVENTS`, the locks the message names, the preemptions it
+needs).  A :class:`TableView` changes the row limit and shows only some CPUs or actors.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Collection, Hashable, Iterator, Sequence
 from typing import Any
@@ -40,6 +43,8 @@ from ._tables import render_table
 __all__ = [
     "ELIDE_ABOVE",
     "KEEP_ROWS",
+    "KEY_EVENTS",
+    "TableView",
     "failure_report",
     "format_fields",
     "interleaving_table",
@@ -62,6 +67,41 @@ MAX_EVENT = 110
 MAX_GRAPH_LINES = 80
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode
+
+#: Events that explain a failure: their rows are shown even where the table is cut or
+#: filtered (CPU hotplug, drain calls beginning and ending).
+KEY_EVENTS = frozenset(
+    {
+        "cpu_down_begin",
+        "cpu_down_end",
+        "cpu_up_begin",
+        "cpu_up_end",
+        "cpu_up_failed",
+        "drain_all_pages",
+        "drain_all_pages_done",
+    }
+)
+_LOCK_EVENTS = ("lock", "unlock", "down_", "up_")
+
+
+@attrs.frozen
+class TableView:
+    """What the interleaving table shows (``--rows``, ``--show-cpus``, ``--actors``).
+
+    ``rows``: at most this many rows besides the ones that explain the failure (``None``: all
+    of them).  ``cpus``: the CPU columns to show (``None``: every CPU).  ``actors``: show only
+    the steps of these actors (``fnmatch`` patterns: ``kworker/*``); the rows that explain the
+    failure are shown whoever took them."""
+
+    rows: int | None = KEEP_ROWS
+    cpus: tuple[int, ...] | None = None
+    actors: tuple[str, ...] | None = None
+
+    def shows_actor(self, actor: str) -> bool:
+        return self.actors is None or any(fnmatch.fnmatchcase(actor, p) for p in self.actors)
+
+
+DEFAULT_VIEW = TableView()
 
 
 # ---------------------------------------------------------------------------- small formatters
@@ -169,10 +209,10 @@ class _Gap:
 _Unit = int | _Fold | _Gap
 
 
-def _fold(keys: Sequence[Hashable], focus: int | None) -> list[_Unit]:
+def _fold(keys: Sequence[Hashable], protect: Collection[int]) -> list[_Unit]:
     """Fold runs where the same one or two rows repeat (a hog's ``cond_resched``/``spend``
     loop, a worker spinning): keep the first and the last repetition, fold the middle.
-    The focus row is never folded."""
+    Rows in ``protect`` (the focus, the rows that explain the failure) are never folded."""
     n = len(keys)
     out: list[_Unit] = []
     i = 0
@@ -183,10 +223,10 @@ def _fold(keys: Sequence[Hashable], focus: int | None) -> list[_Unit]:
             while (
                 j + p <= n
                 and keys[j : j + p] == pattern
-                and not (focus is not None and j <= focus < j + p)
+                and not any(j <= k < j + p for k in protect)
             ):
                 j += p
-            if (j - i) // p >= MIN_FOLD and not (focus is not None and i <= focus < i + p):
+            if (j - i) // p >= MIN_FOLD and not any(i <= k < i + p for k in protect):
                 out += range(i, i + p)
                 out.append(_Fold(i + p, j - p - 1, p))
                 out += range(j - p, j)
@@ -198,38 +238,51 @@ def _fold(keys: Sequence[Hashable], focus: int | None) -> list[_Unit]:
     return out
 
 
-def _layout(keys: Sequence[Hashable], focus: int | None) -> list[_Unit]:
-    """Which rows to show: repetitions folded, then, if still more than
-    :data:`ELIDE_ABOVE`, the last :data:`KEEP_ROWS` plus the focus row and its context."""
-    units = _fold(keys, focus)
+def _layout(
+    keys: Sequence[Hashable],
+    focus: int | None,
+    *,
+    must: Collection[int] = (),
+    visible: Collection[int] | None = None,
+    keep_rows: int | None = KEEP_ROWS,
+) -> list[_Unit]:
+    """Which rows to show.  Rows outside ``visible`` (an actor filter) go first, then
+    repetitions are folded; then, if more than :data:`ELIDE_ABOVE` (or ``keep_rows``) rows
+    remain, only the last ``keep_rows`` are kept.  The focus row with its context and the
+    ``must`` rows are always shown.  Whatever is left out becomes a gap line."""
+    protect = set(must) | ({focus} if focus is not None else set())
+    idx = [i for i in range(len(keys)) if visible is None or i in visible or i in protect]
+    pos = {i: k for k, i in enumerate(idx)}
+    folded = _fold([keys[i] for i in idx], {pos[i] for i in protect if i in pos})
+    units: list[_Unit] = []
+    for u in folded:
+        assert not isinstance(u, _Gap)  # _fold makes rows and folds only
+        units.append(idx[u] if isinstance(u, int) else _Fold(idx[u.first], idx[u.last], u.period))
     n = len(units)
-    if n <= ELIDE_ABOVE:
-        return units
-    keep = set(range(n - KEEP_ROWS, n))
-    if focus is not None and focus in units:
-        at = units.index(focus)
-        keep |= set(range(max(0, at - CONTEXT_ROWS), at + 1))
-    for k in sorted(keep):  # a fold line needs the rows it says are repeated
-        u = units[k]
-        if isinstance(u, _Fold):
-            keep |= set(range(k - u.period, k))
+    limit = ELIDE_ABOVE if keep_rows == KEEP_ROWS else keep_rows
+    if limit is not None and n > limit:
+        assert keep_rows is not None
+        keep = set(range(max(0, n - keep_rows), n))
+        for k, u in enumerate(units):
+            if isinstance(u, int) and u in protect:
+                keep.add(k)
+                if u == focus:
+                    keep |= set(range(max(0, k - CONTEXT_ROWS), k))
+        for k in sorted(keep):  # a fold line needs the rows it says are repeated
+            u = units[k]
+            if isinstance(u, _Fold):
+                keep |= set(range(max(0, k - u.period), k))
+        units = [u for k, u in enumerate(units) if k in keep]
     out: list[_Unit] = []
-    hidden: list[_Unit] = []
-
-    def flush_hidden() -> None:
-        if hidden:
-            first = _first_row(hidden[0])
-            last = _last_row(hidden[-1])
-            out.append(_Gap(first, last - first + 1))
-            hidden.clear()
-
-    for k, u in enumerate(units):
-        if k in keep:
-            flush_hidden()
-            out.append(u)
-        else:
-            hidden.append(u)
-    flush_hidden()
+    nxt = 0  # the first original row not yet shown or counted
+    for u in units:
+        first = _first_row(u)
+        if first > nxt:
+            out.append(_Gap(nxt, first - nxt))
+        out.append(u)
+        nxt = _last_row(u) + 1
+    if nxt < len(keys):
+        out.append(_Gap(nxt, len(keys) - nxt))
     return out
 
 
@@ -281,9 +334,13 @@ def _who(actor: str) -> str:
     return "(timer)" if actor == "-" else actor
 
 
-def _cpu_cells(row: StepRow) -> list[str]:
+def _cpu_cells(row: StepRow, cpus: Sequence[int]) -> list[str]:
     cells = []
-    for c, cell in enumerate(row.cpus):
+    for c in cpus:
+        if c >= len(row.cpus):
+            cells.append("")
+            continue
+        cell = row.cpus[c]
         mark = "*" if c == row.cpu else ""
         who = cell.actor if cell.actor is not None else "·"
         if not cell.online:
@@ -292,10 +349,36 @@ def _cpu_cells(row: StepRow) -> list[str]:
     return cells
 
 
-def _rows_table(r: RunResult, rows: Sequence[StepRow], needed: Collection[int] = ()) -> str:
+def _explains(records: Sequence[TraceRecord], v: Violation | None) -> bool:
+    """Whether a step's records explain the failure: hotplug, a drain call's start or end,
+    or taking or releasing a lock the violation's message names."""
+    for rec in records:
+        event, fields = rec[4], rec[5]
+        if event in KEY_EVENTS:
+            return True
+        lock = fields.get("lock")
+        named = v is not None and isinstance(lock, str) and lock != "" and lock in v.message
+        if named and any(k in event for k in _LOCK_EVENTS):
+            return True
+    return False
+
+
+def _view_cpus(view: TableView, ncpu: int) -> list[int]:
+    if view.cpus is None:
+        return list(range(ncpu))
+    return [c for c in view.cpus if c < ncpu]
+
+
+def _rows_table(
+    r: RunResult,
+    rows: Sequence[StepRow],
+    needed: Collection[int] = (),
+    view: TableView = DEFAULT_VIEW,
+) -> str:
     ncpu = max((len(row.cpus) for row in rows), default=0)
-    headers = ["", "step", "t (µs)", "actor", *[f"cpu{c}" for c in range(ncpu)], "event"]
-    align = "lrrl" + "l" * ncpu + "l"
+    cpus = _view_cpus(view, ncpu)
+    headers = ["", "step", "t (µs)", "actor", *[f"cpu{c}" for c in cpus], "event"]
+    align = "lrrl" + "l" * len(cpus) + "l"
     steps = [row.step for row in rows]
     focus = _focus_index(steps, r.violation)
     records = _by_step(r.trace)
@@ -310,11 +393,19 @@ def _rows_table(r: RunResult, rows: Sequence[StepRow], needed: Collection[int] =
         )
         for row, (_, emits) in zip(rows, mine, strict=True)
     ]
+    must = {
+        i
+        for i, row in enumerate(rows)
+        if row.step in needed or _explains(records.get(row.step, []), r.violation)
+    }
+    visible = None
+    if view.actors is not None:
+        visible = {i for i, row in enumerate(rows) if view.shows_actor(row.actor)}
     body: list[list[str]] = []
-    blank = [""] * (4 + ncpu)
-    for u in _layout(keys, focus):
+    blank = [""] * (4 + len(cpus))
+    for u in _layout(keys, focus, must=must, visible=visible, keep_rows=view.rows):
         if isinstance(u, _Gap):
-            body.append(["", "…", "…", "…", *["…"] * ncpu, f"({u.count} steps not shown)"])
+            body.append(["", "…", "…", "…", *["…"] * len(cpus), f"({u.count} steps not shown)"])
             continue
         if isinstance(u, _Fold):
             body.append([*blank, _fold_text(u, steps, "step")])
@@ -325,7 +416,9 @@ def _rows_table(r: RunResult, rows: Sequence[StepRow], needed: Collection[int] =
         if row.step in needed:
             marker += "P"
         event = _event_text(row.event, fields)
-        body.append([marker, str(row.step), _us(row.t_ns), row.actor, *_cpu_cells(row), event])
+        body.append(
+            [marker, str(row.step), _us(row.t_ns), row.actor, *_cpu_cells(row, cpus), event]
+        )
         for rec in emits[:MAX_EMITS]:
             who = "" if rec[2] == row.actor else f"{_who(rec[2])}: "
             body.append([*blank, "↳ " + who + _event_text(rec[4], rec[5])])
@@ -336,12 +429,26 @@ def _rows_table(r: RunResult, rows: Sequence[StepRow], needed: Collection[int] =
         "PCP pages|works pending on its normal pool; * the CPU that took the step; "
         "↳ events emitted in the same step"
         + ("; P: a preemption here that the failure needs" if needed else "")
+        + _view_note(view)
         + "):"
     )
     return legend + "\n" + _indent(render_table(headers, body, align=align))
 
 
-def _trace_table(r: RunResult) -> str:
+def _view_note(view: TableView) -> str:
+    parts = []
+    if view.actors is not None:
+        parts.append("only the steps of " + ", ".join(view.actors))
+    if view.cpus is not None:
+        parts.append("CPUs " + ",".join(map(str, view.cpus)))
+    if view.rows != KEEP_ROWS:
+        parts.append("all rows" if view.rows is None else f"at most {view.rows} rows")
+    if not parts:
+        return ""
+    return "; " + ", ".join(parts) + ", with the steps that explain the failure"
+
+
+def _trace_table(r: RunResult, view: TableView = DEFAULT_VIEW) -> str:
     trace = r.trace
     if not trace:
         return "trace: none recorded (run with record_trace=True to see the interleaving)"
@@ -352,9 +459,17 @@ def _trace_table(r: RunResult) -> str:
         while focus > 0 and trace[focus - 1][0] == trace[focus][0]:
             focus -= 1
     keys = [(rec[2], rec[3], rec[4]) for rec in trace]
+    must = {i for i, rec in enumerate(trace) if _explains([rec], r.violation)}
+    visible = None
+    if view.actors is not None or view.cpus is not None:
+        visible = {
+            i
+            for i, rec in enumerate(trace)
+            if view.shows_actor(rec[2]) and (view.cpus is None or rec[3] in view.cpus)
+        }
     headers = ["", "step", "t (µs)", "cpu", "actor", "event"]
     body: list[list[str]] = []
-    for u in _layout(keys, focus):
+    for u in _layout(keys, focus, must=must, visible=visible, keep_rows=view.rows):
         if isinstance(u, _Gap):
             body.append(["", "…", "…", "…", "…", f"({u.count} records not shown)"])
             continue
@@ -365,16 +480,24 @@ def _trace_table(r: RunResult) -> str:
         marker = "▶" if u == focus else ""
         cpu_s = "-" if cpu is None else str(cpu)
         body.append([marker, str(step), _us(t_ns), cpu_s, _who(actor), _event_text(event, fields)])
-    title = "trace (one line per record; collect StepRows for the per-CPU table):"
+    title = (
+        "trace (one line per record; collect StepRows for the per-CPU table"
+        + _view_note(view)
+        + "):"
+    )
     return title + "\n" + _indent(render_table(headers, body, align="lrrrll"))
 
 
 def interleaving_table(
-    r: RunResult, rows: Sequence[StepRow] | None = None, needed: Collection[int] = ()
+    r: RunResult,
+    rows: Sequence[StepRow] | None = None,
+    needed: Collection[int] = (),
+    view: TableView = DEFAULT_VIEW,
 ) -> str:
     """The interleaving of ``r``: the per-CPU step table from ``rows``, or the trace.
-    ``needed``: steps of the preemptions the failure needs (marked ``P``)."""
-    return _rows_table(r, rows, needed) if rows else _trace_table(r)
+    ``needed``: steps of the preemptions the failure needs (marked ``P``); ``view``: which
+    rows, CPUs and actors to show (:class:`TableView`)."""
+    return _rows_table(r, rows, needed, view) if rows else _trace_table(r, view)
 
 
 def _is_idle_edge(src: str, rel: str, dst: str) -> bool:
@@ -479,6 +602,7 @@ def failure_report(
     rows: list[StepRow] | None = None,
     replay_cmd: str | None = None,
     needed: Collection[int] = (),
+    view: TableView = DEFAULT_VIEW,
 ) -> str:
     """The text report of one run (meant for failing runs; any outcome works).
 
@@ -486,6 +610,7 @@ def failure_report(
     the trace listing into a per-CPU step table.  ``replay_cmd`` replaces the default
     ``pcptrio replay TOKEN`` line (e.g. with a pytest command).  ``needed`` lists the steps
     of the preemptions the failure needs (a shrink result's ``required_steps``): marked ``P``.
+    ``view`` chooses the rows, CPUs and actors of the table (:class:`TableView`).
 
     Example::
 
@@ -494,7 +619,7 @@ def failure_report(
     """
     sections = [
         _headline(result),
-        interleaving_table(result, rows, needed),
+        interleaving_table(result, rows, needed, view),
         _graph_section(result),
         _dump_section(result.violation),
         _details_section(result.violation),

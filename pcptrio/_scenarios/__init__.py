@@ -5,6 +5,8 @@ from ._actors import run_actor as run_actor
 from ._demo import DEMO_NAME as DEMO_NAME
 from ._demo import demo_spec as demo_spec
 from ._demo import lost_update_run as lost_update_run
+from ._hazards import HAZARDS as HAZARDS
+from ._hazards import Hazard as Hazard
 from ._registry import builtin_scenarios as builtin_scenarios
 from ._registry import hazard_scenarios as hazard_scenarios
 from ._registry import resolve_scenario as resolve_scenario
