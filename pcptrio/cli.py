@@ -67,6 +67,7 @@ from ._report import (
     describe_design,
     describe_hazard,
     failure_report,
+    ftrace_text,
     latency_plot_png,
     perfetto_trace,
     render_table,
@@ -309,6 +310,9 @@ def _exit_for(r: RunResult) -> int:
 def _outputs(args: argparse.Namespace, r: RunResult, coll: RowCollector | None) -> None:
     if getattr(args, "trace", None):
         write_file(args.trace, r.trace_jsonl, args.force)
+    if getattr(args, "ftrace", None):
+        assert coll is not None  # --ftrace replays the run with a row collector
+        write_file(args.ftrace, ftrace_text(r, coll.rows, coll.pids), args.force)
     if getattr(args, "perfetto", None):
         data = perfetto_trace(
             r,
@@ -458,7 +462,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     r = run_spec(spec, _scheduler(args), logger=logger, run_timeout_s=args.run_timeout)
     coll = None
     report = None
-    if r.failed or args.perfetto:
+    if r.failed or args.perfetto or args.ftrace:
         _, coll = replay_with_rows(spec, r.decision_list, run_timeout_s=args.run_timeout)
     if r.failed:
         rows = coll.rows if coll else None
@@ -979,6 +983,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sched_args(s, "random", ("random", "pct"))
     s.add_argument("--trace", metavar="OUT.jsonl", help="write the canonical JSONL trace")
     s.add_argument("--perfetto", metavar="OUT.json", help="write a Perfetto/Chrome trace")
+    s.add_argument("--ftrace", metavar="OUT.txt", help="write the trace in ftrace's text format")
     _view_args(s)
     _run_timeout_arg(s)
     _common(s)
@@ -1015,6 +1020,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--trace", metavar="OUT.jsonl")
     s.add_argument("--perfetto", metavar="OUT.json")
+    s.add_argument("--ftrace", metavar="OUT.txt", help="write the trace in ftrace's text format")
     _run_timeout_arg(s)
     _common(s)
     s.set_defaults(func=cmd_replay)

@@ -57,6 +57,9 @@ class StepRow:
     event: str
     cpus: tuple[CpuCell, ...]
     zones_free: tuple[int, ...] = ()
+    #: The stepping actor's state in ftrace's flags column: IRQs off (``d``), need-resched
+    #: (not modelled: ``.``), hardirq (``h``), preempt depth (hex digit, ``.`` for 0).
+    flags: str = "...."
 
 
 @attrs.define
@@ -72,6 +75,8 @@ class RowCollector:
     #: Zone names in ``m.zones`` order (the labels of ``StepRow.zones_free``).
     zone_names: tuple[str, ...] = ()
     nr_cpus: int = 0
+    #: Every actor's name and pid (spawn order), filled as the run goes.
+    pids: dict[str, int] = attrs.field(factory=dict)
     _attached: bool = False
 
     def attach(self, m: Machine) -> None:
@@ -87,6 +92,7 @@ class RowCollector:
         normal_pools = [m.wq.cpu_pools[c][0] for c in range(m.nr_cpus)]
         rows = self.rows
         trace = e.trace
+        pids = self.pids
 
         def sample() -> None:
             cells = tuple(
@@ -99,14 +105,25 @@ class RowCollector:
                 for c, cpu in enumerate(cpus)
             )
             free = tuple(z.nr_free for z in zones)
+            a = e.current_or_none
             if trace and trace[-1][0] == e.step:
                 step, t_ns, actor, cpu_id, event, _ = trace[-1]
             else:  # record_trace=False: the engine still knows who stepped
-                a = e.current_or_none
                 step, t_ns, event = e.step, e.now, ""
                 actor = a.name if a is not None else "-"
                 cpu_id = a.cpu if a is not None else None
-            rows.append(StepRow(step, t_ns, actor, cpu_id, event, cells, free))
+            flags = "...."
+            if a is not None:
+                depth = min(a.preempt_count, 15)
+                flags = (
+                    ("d" if a.irq_disabled else ".")
+                    + "."
+                    + ("h" if a.interrupt else ".")
+                    + (format(depth, "x") if depth else ".")
+                )
+            for x in e.actors[len(pids) :]:
+                pids[x.name] = x.pid
+            rows.append(StepRow(step, t_ns, actor, cpu_id, event, cells, free, flags))
 
         e.add_step_hook(sample)
 

@@ -1,0 +1,184 @@
+"""The trace as ftrace's text output (``pcptrio run|replay --ftrace out.txt``).
+
+The layout is the kernel's ``trace`` file with the four-column latency flags
+(``kernel/trace/trace_output.c``, ``trace_print_lat_fmt``)::
+
+    # tracer: nop
+    #
+    # entries-in-buffer/entries-written: 2170/2170   #P:4
+    #
+    #                              _-----=> irqs-off
+    #                             / _----=> need-resched
+    #                            | / _---=> hardirq/softirq
+    #                            || / _--=> preempt-depth
+    #                            ||| /     delay
+    #           TASK-PID   CPU#  ||||    TIMESTAMP  FUNCTION
+    #              | |       |   ||||       |         |
+         kworker/1:0-4     [001] d..1     0.006013: workqueue_execute_start: ...
+
+Every record of the run is one line, at its virtual time (seconds, microseconds as the kernel
+prints them), in time order as the kernel merges its per-CPU buffers (a CPU that ran ahead
+on its local clock has its lines sorted in; records of one time keep the run's order).
+Events get the kernel's tracepoint name and fields where one exists —
+``sched_switch`` (between two steps of a CPU whose running thread changed),
+``workqueue_queue_work``, ``workqueue_activate_work``,
+``workqueue_execute_start``/``_end``, ``ipi_raise``/``ipi_entry``/``ipi_exit``,
+``irq_handler_entry``, ``mm_page_alloc``, ``mm_page_free``, ``mm_page_pcpu_drain``,
+``cpuhp_enter``/``cpuhp_exit`` and lockdep's ``lock_acquire``/``lock_release`` — and the
+rest keep their model name behind a ``pcptrio_`` prefix.  Pids are the threads' spawn order;
+timer callbacks are ``<idle>-0``.  The flags come from the thread that took the step
+(``StepRow.flags``): IRQs off, hardirq context, preempt depth; need-resched is not modelled
+(always ``.``).  Perfetto's systrace importer reads the file (its line grammar is checked in
+the tests).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from .._core import RunResult
+from ._rows import StepRow
+
+__all__ = ["FTRACE_HEADER", "ftrace_text"]
+
+FTRACE_HEADER = """\
+# tracer: nop
+#
+# entries-in-buffer/entries-written: {n}/{n}   #P:{cpus}
+#
+#                              _-----=> irqs-off
+#                             / _----=> need-resched
+#                            | / _---=> hardirq/softirq
+#                            || / _--=> preempt-depth
+#                            ||| /     delay
+#           TASK-PID   CPU#  ||||    TIMESTAMP  FUNCTION
+#              | |       |   ||||       |         |
+"""
+
+_LOCK_TAKEN = frozenset(
+    {"mutex_lock", "spin_lock", "down_read", "down_write", "lock_acquired", "spin_trylock"}
+)
+_LOCK_RELEASED = frozenset({"mutex_unlock", "spin_unlock", "up_read", "up_write"})
+
+
+def _addr(name: str) -> str:
+    """A stable pseudo-address for a lock or work (lockdep prints the object's address)."""
+    return f"{zlib.crc32(name.encode()):016x}"
+
+
+def _kv(fields: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def _event(event: str, f: dict[str, Any], comm: str, pid: int) -> tuple[str, str]:
+    """(tracepoint, fields) of one model record."""
+    if event == "queue_work_on":
+        work = str(f.get("work"))
+        return "workqueue_queue_work", (
+            f"work struct={_addr(work)} function={work} workqueue={f.get('wq')} "
+            f"req_cpu={f.get('target')} cpu={f.get('target')}"
+        )
+    if event == "work_queued" and not f.get("delayed"):
+        return "workqueue_activate_work", f"work struct {_addr(str(f.get('work')))}"
+    if event == "work_start":
+        return "workqueue_execute_start", (
+            f"work struct {_addr(str(f.get('work')))}: function {f.get('func')}"
+        )
+    if event == "work_end":
+        return "workqueue_execute_end", (
+            f"work struct {_addr(str(f.get('work')))}: function {f.get('func')}"
+        )
+    if event == "irq_raise":
+        return "ipi_raise", f"target_mask={f.get('target')} (Function call interrupts)"
+    if event == "pcp_alloc":
+        return "mm_page_alloc", f"pfn=0x{int(f.get('pfn', 0)):x} order=0 zone={f.get('zone')}"
+    if event == "pcp_free":
+        return "mm_page_free", f"pfn=0x{int(f.get('pfn', 0)):x} order=0 zone={f.get('zone')}"
+    if event == "pcp_bulk_free":
+        return "mm_page_pcpu_drain", (
+            f"cpu={f.get('target')} zone={f.get('zone')} pages={f.get('freed')}"
+        )
+    if event == "cpuhp_callback":
+        return "cpuhp_enter", (
+            f"cpu: {int(f.get('target', 0)):04d} target: {f.get('phase')} step: {f.get('callback')}"
+        )
+    if event in ("cpu_down_end", "cpu_up_end"):
+        return "cpuhp_exit", f"cpu: {int(f.get('target', 0)):04d} state: {event[:-4]} ret: 0"
+    lock = f.get("lock")
+    if isinstance(lock, str) and event in _LOCK_TAKEN:
+        return "lock_acquire", f"{_addr(lock)} {lock}"
+    if isinstance(lock, str) and event in _LOCK_RELEASED:
+        return "lock_release", f"{_addr(lock)} {lock}"
+    return "pcptrio_" + event, _kv(f)
+
+
+def _ts(t_ns: int) -> str:
+    return f"{t_ns // 1_000_000_000:5d}.{(t_ns // 1000) % 1_000_000:06d}"
+
+
+def _line(comm: str, pid: int, cpu: int, flags: str, t_ns: int, name: str, text: str) -> str:
+    return f"{comm:>16}-{pid:<5} [{cpu:03d}] {flags} {_ts(t_ns)}: {name}: {text}".rstrip()
+
+
+def ftrace_text(r: RunResult, rows: Sequence[StepRow], pids: dict[str, int]) -> str:
+    """The run ``r`` as an ftrace text file; ``rows`` and ``pids`` come from a
+    :class:`~pcptrio._report._rows.RowCollector` on a replay of it."""
+    by_step = {row.step: row for row in rows}
+    ncpus = max((len(row.cpus) for row in rows), default=1)
+    curr: list[str | None] = [None] * ncpus
+    lines: list[tuple[int, str]] = []
+
+    def who(actor: str) -> tuple[str, int]:
+        return ("<idle>", 0) if actor == "-" else (actor, pids.get(actor, 0))
+
+    handlers_seen: set[str] = set()
+    for step, t_ns, actor, cpu, event, fields in r.trace:
+        row = by_step.get(step)
+        comm, pid = who(actor)
+        c = cpu if cpu is not None else 0
+        flags = row.flags if row is not None and row.actor == actor else "...."
+        if actor == "-":
+            flags = "..s."  # a timer callback: softirq context
+        if row is not None and row.actor == actor and row.event == event:
+            for k, cell in enumerate(row.cpus):  # who runs where changed with this step
+                if cell.actor != curr[k] and cell.actor is not None:
+                    prev = curr[k]
+                    pc, pp = who(prev) if prev is not None else ("swapper", 0)
+                    nc, np_ = who(cell.actor)
+                    lines.append(
+                        (
+                            t_ns,
+                            _line(
+                                pc,
+                                pp,
+                                k,
+                                "d..2",
+                                t_ns,
+                                "sched_switch",
+                                f"prev_comm={pc} prev_pid={pp} prev_prio=120 prev_state=R ==> "
+                                f"next_comm={nc} next_pid={np_} next_prio=120",
+                            ),
+                        )
+                    )
+                curr[k] = cell.actor
+            if actor.startswith(("ipi:", "irq:")) and actor not in handlers_seen:
+                handlers_seen.add(actor)
+                name, text = (
+                    ("ipi_entry", "(Function call interrupts)")
+                    if actor.startswith("ipi:")
+                    else ("irq_handler_entry", f"irq={pid} name={actor}")
+                )
+                lines.append((t_ns, _line(comm, pid, c, flags, t_ns, name, text)))
+        if event == "exit" and actor.startswith("ipi:"):
+            text = "(Function call interrupts)"
+            lines.append((t_ns, _line(comm, pid, c, flags, t_ns, "ipi_exit", text)))
+            continue
+        name, text = _event(event, fields, comm, pid)
+        lines.append((t_ns, _line(comm, pid, c, flags, t_ns, name, text)))
+    # CPUs may run ahead of one another (local clocks): like the kernel merging its per-CPU
+    # buffers, the file is in time order (records of one time keep the run's order).
+    lines.sort(key=lambda x: x[0])
+    header = FTRACE_HEADER.format(n=len(lines), cpus=ncpus)
+    return header + "\n".join(ln for _, ln in lines) + "\n"
