@@ -37,6 +37,7 @@ import attrs
 
 from .._core import Outcome, RunResult, TraceRecord, Violation
 from .._explore import token_of
+from ._lockdep import lockdep_report
 from ._rows import StepRow
 from ._tables import render_table
 
@@ -620,6 +621,7 @@ def failure_report(
     sections = [
         _headline(result),
         interleaving_table(result, rows, needed, view),
+        lockdep_report(result),
         _graph_section(result),
         _dump_section(result.violation),
         _details_section(result.violation),
