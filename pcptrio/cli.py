@@ -41,6 +41,7 @@ from ._core import (
 from ._drain import BUILTIN_DESIGNS, DrainDesign, design_ref, resolve_design
 from ._explore import (
     DEFAULT_CPUS,
+    P99_MIN_SAMPLES,
     SCHEDULERS,
     CampaignConfig,
     MatrixResult,
@@ -722,37 +723,87 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for n in cpus:
         if n < 1 or n > MAX_CPUS:
             raise BadInput(f"--cpus-list values must be between 1 and {MAX_CPUS}, got {n}")
+    if args.samples < 1:
+        raise BadInput(f"--samples must be at least 1, got {args.samples}")
+    if args.seeds is not None and args.seeds < 1:
+        raise BadInput(f"--seeds must be at least 1, got {args.seeds}")
     designs = _split(args.designs)
     for d in designs or []:
         resolve_design(d)
     plt = require_pyplot() if args.plot else None  # a missing extra is bad input before the work
     scenario = resolve_scenario(args.scenario)
-    with run_timeout(args.run_timeout or None):
-        res = run_bench(designs, cpus, seeds=args.seeds, seed=args.seed, scenario=scenario)
+    ncells = len(designs or BUILTIN_DESIGNS) * len(cpus)
+    bars = _Bars(sys.stderr.isatty() and not args.quiet and not args.json, "bench cells")
+    done = 0
+
+    def progress(cell: Any) -> None:
+        nonlocal done
+        done += 1
+        bars.update(done, ncells)
+
+    try:
+        with run_timeout(args.run_timeout or None):
+            res = run_bench(
+                designs,
+                cpus,
+                samples=args.samples,
+                seeds=args.seeds,
+                seed=args.seed,
+                scenario=scenario,
+                progress=progress,
+            )
+    finally:
+        bars.stop()
     data = res.to_json()
+    reclaim = any(c.reclaimed for c in res.cells)
     rows = [
         [
             c.design,
             str(c.cpus),
+            str(c.calls),
             f"{c.latency_p50_us:.1f}",
-            f"{c.latency_p99_us:.1f}",
+            f"{c.latency_p90_us:.1f}",
+            "-" if c.latency_p99_us is None else f"{c.latency_p99_us:.1f}",
+            f"{c.latency_max_us:.1f}",
             f"{c.ipis_per_call:.1f}",
             f"{c.works_per_call:.1f}",
             f"{c.pages_per_call:.0f}",
+            *([f"{c.reclaim_pages_per_s:.0f}"] if reclaim else []),
             f"{c.steps / c.wall_s:.0f}" if c.wall_s else "-",
         ]
         for c in res.cells
     ]
     text = render_table(
-        ["design", "cpus", "p50 µs", "p99 µs", "IPIs/call", "works/call", "pages/call", "steps/s"],
+        [
+            "design",
+            "cpus",
+            "samples",
+            "p50 µs",
+            "p90 µs",
+            "p99 µs",
+            "max µs",
+            "IPIs/call",
+            "works/call",
+            "pages/call",
+            *(["reclaimed/s"] if reclaim else []),
+            "steps/s",
+        ],
         rows,
     )
+    text += f"\n(p99 from {P99_MIN_SAMPLES} samples on; --samples sets the target)"
     for c in res.cells:
         bad = {k: v for k, v in c.outcomes.items() if k != "ok"}
         if bad:
             text += f"\n{c.design} at {c.cpus} CPUs: runs ended " + ", ".join(
                 f"{k} {v}" for k, v in bad.items()
             )
+    for g in data["identical"]:
+        text += "\nidentical in every measure at every CPU count: " + " = ".join(g)
+    ratios = res.wq_ipi_ratios()
+    if ratios:
+        text += "\np50 latency / ipi's p50, per CPU count:"
+        for d, m in ratios.items():
+            text += f"\n  {d}: " + ", ".join(f"{n} CPUs {v:.2f}×" for n, v in m.items())
     tp = data["throughput"]
     text += (
         f"\n\nlatency in virtual µs per drain_all_pages() call; emulator throughput "
@@ -1047,9 +1098,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--scenario", default="bench-drain", help="a scenario name or .toml file (bench-drain)"
     )
-    s.add_argument("--seeds", type=int, default=3)
+    s.add_argument(
+        "--samples", type=int, default=30, help="drain calls per cell to collect (default 30)"
+    )
+    s.add_argument(
+        "--seeds", type=int, help="exactly this many runs per cell (instead of --samples)"
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--plot", metavar="OUT.png", help="latency plot (needs pcptrio[plot])")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
     _run_timeout_arg(s)
     _common(s)
     s.set_defaults(func=cmd_bench)

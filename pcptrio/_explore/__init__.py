@@ -1,8 +1,10 @@
 """L3 — exploration: single runs and tokens, campaigns, shrinking, the hazard matrix."""
 
 from ._bench import DEFAULT_CPUS as DEFAULT_CPUS
+from ._bench import P99_MIN_SAMPLES as P99_MIN_SAMPLES
 from ._bench import BenchCell as BenchCell
 from ._bench import BenchResult as BenchResult
+from ._bench import identical_groups as identical_groups
 from ._bench import run_bench as run_bench
 from ._campaign import SCHEDULERS as SCHEDULERS
 from ._campaign import CampaignConfig as CampaignConfig

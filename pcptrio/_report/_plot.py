@@ -1,12 +1,14 @@
-"""Plots (the optional ``pcptrio[plot]`` extra): drain latency against CPU count."""
+"""Plots (the optional ``pcptrio[plot]`` extra): drain latency against CPU count, with its
+spread, and the IPIs and works per call."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 
 from .._core import BadInput
-from .._explore import BenchResult
+from .._explore import BenchResult, identical_groups
 
 __all__ = ["latency_plot_png", "require_pyplot"]
 
@@ -23,18 +25,42 @@ def require_pyplot() -> Any:
     return plt
 
 
+def _pct(xs: Sequence[int], q: float) -> float:
+    s = sorted(xs)
+    return float(s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]) if s else 0.0
+
+
 def latency_plot_png(plt: Any, res: BenchResult) -> bytes:
-    """The latency-vs-CPUs plot of a bench result, as PNG bytes."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    """The bench plot as PNG bytes: drain latency against CPUs (median line, p10–p90 band,
+    max as dots; log-scaled axes) and the IPIs and works each call used.  Designs identical
+    in every measure are drawn once and named together in the legend."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    same = {g[0]: g for g in identical_groups(res.cells)}
+    hidden = {d for g in same.values() for d in g[1:]}
     for d in dict.fromkeys(c.design for c in res.cells):
+        if d in hidden:
+            continue
+        label = " = ".join(same.get(d, [d]))
         cs = [c for c in res.cells if c.design == d]
-        ax.plot([c.cpus for c in cs], [c.latency_p50_us for c in cs], marker="o", label=d)
+        xs = [c.cpus for c in cs]
+        lo = [_pct(c.latencies_ns, 0.1) / 1000 for c in cs]
+        hi = [_pct(c.latencies_ns, 0.9) / 1000 for c in cs]
+        (line,) = ax.plot(xs, [c.latency_p50_us for c in cs], marker="o", label=label)
+        ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2)
+        ax.scatter(xs, [c.latency_max_us for c in cs], color=line.get_color(), marker="^", s=12)
+        per_call = [c.ipis_per_call + c.works_per_call for c in cs]
+        ax2.plot(xs, per_call, marker="o", color=line.get_color(), label=label)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("CPUs")
-    ax.set_ylabel("drain_all_pages() latency p50 (virtual µs)")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("drain_all_pages() latency (virtual µs)\nline p50, band p10–p90, ▲ max")
+    ax.legend(fontsize=7)
     ax.grid(True, alpha=0.3)
+    ax2.set_xscale("log", base=2)
+    ax2.set_xlabel("CPUs")
+    ax2.set_ylabel("IPIs + works per call")
+    ax2.grid(True, alpha=0.3)
+    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)

@@ -575,4 +575,36 @@ BUILTIN_SCENARIOS: list[dict[str, Any]] = [
             },
         ],
     },
+    {
+        "name": "bench-drain-load",
+        "title": "drain latency under load: every CPU allocates and frees during the drains",
+        "description": (
+            "The pools are warm and every CPU leaves pages on its PCP; then every CPU "
+            "allocates and frees while a reclaimer calls drain_all_pages(NULL) again and "
+            "again. The latencies vary with the interleaving: pcptrio bench --scenario "
+            "bench-drain-load."
+        ),
+        "oracles": [],
+        "probes": ["drain-called"],
+        "min_cpus": 1,
+        "params": {**_PCP, "fill": 8, "ops": 600, "drains": 8},
+        "machine": {"zones": _ONE_ZONE},
+        "budget": {"schedules": 3, "max_steps": 2000000},
+        "phases": [
+            {"actors": [{"kind": "wq-warmup"}]},
+            {"actors": [{"kind": "fill", "cpus": "all", "pages": "$fill"}]},
+            {
+                "actors": [
+                    {"kind": "churn", "cpus": "all", "ops": "$ops", "think_ns": 300},
+                    {
+                        "kind": "drain",
+                        "cpu": 0,
+                        "times": "$drains",
+                        "gap_ns": 4000,
+                        "name": "reclaimer",
+                    },
+                ]
+            },
+        ],
+    },
 ]
