@@ -69,6 +69,7 @@ from ._report import (
     describe_hazard,
     failure_report,
     ftrace_text,
+    html_report,
     latency_plot_png,
     perfetto_trace,
     render_table,
@@ -609,6 +610,9 @@ def cmd_explore(args: argparse.Namespace) -> int:
     for note in res.notes:
         print(f"pcptrio: {note}", file=sys.stderr)
     text = "" if args.json else campaign_report(res, wall_s=wall, source=out, view=view)
+    if args.html:
+        title = f"pcptrio explore {spec.scenario.name} × {spec.design.name}"
+        write_file(args.html, html_report(res.to_json(), title=title), args.force)
     _emit(args, res.to_json(), text)
     return _EXIT_OF_VERDICT[res.verdict]
 
@@ -707,6 +711,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     data = res.to_json()
     if args.out:
         write_file(args.out, json.dumps(data, indent=2, sort_keys=True) + "\n", args.force)
+    if args.html:
+        write_file(args.html, html_report(data, title="pcptrio matrix"), args.force)
     _emit(args, data, _matrix_text(res) + f"\n\n({len(res.cells)} cells, {wall:.1f}s wall)")
     if any(c.verdict == "inconclusive" for c in res.cells):
         return EXIT_INCONCLUSIVE  # the table as a whole cannot be trusted
@@ -858,6 +864,25 @@ def cmd_describe(args: argparse.Namespace) -> int:
     else:
         data, text = describe_design(what, cells, args.matrix)
     _emit(args, data, text)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    try:
+        raw = json.loads(pathlib.Path(args.result).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(f"{args.result}: cannot read a JSON file ({exc})") from None
+    if isinstance(raw, dict) and "cells" in raw:
+        check_matrix_json(raw, args.result)
+        title = "pcptrio matrix"
+    elif isinstance(raw, dict) and {"scenario", "design", "verdict"} <= set(raw):
+        title = f"pcptrio explore {raw['scenario']} × {raw['design']}"
+    else:
+        raise BadInput(
+            f"{args.result}: not a result of `pcptrio matrix --out` or `pcptrio explore --json`"
+        )
+    write_file(args.output, html_report(raw, title=title), args.force)
+    _emit(args, {"report": args.output}, f"report written to {args.output}")
     return EXIT_OK
 
 
@@ -1048,6 +1073,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-preemptions", type=int, help="dfs preemption bound (default 2)")
     s.add_argument("--jobs", type=int, help="worker processes (default: number of cores)")
     s.add_argument("--out", metavar="FILE.jsonl", help="stream results to a JSONL file")
+    s.add_argument("--html", metavar="REPORT.html", help="also write an HTML report")
     s.add_argument("--resume", metavar="FILE.jsonl", help="continue an interrupted campaign")
     s.add_argument("--all", action="store_true", help="run the whole budget, do not stop")
     s.add_argument("--no-shrink", action="store_true")
@@ -1087,6 +1113,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-shrink", action="store_true")
     s.add_argument("--out", metavar="FILE.json", help="also write the JSON to a file")
+    s.add_argument("--html", metavar="REPORT.html", help="also write an HTML report")
     s.add_argument("--quiet", action="store_true")
     _run_timeout_arg(s)
     _common(s)
@@ -1110,6 +1137,14 @@ def build_parser() -> argparse.ArgumentParser:
     _run_timeout_arg(s)
     _common(s)
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("report", help="an HTML report of a matrix or explore result")
+    s.add_argument(
+        "result", help="a `pcptrio matrix --out` file or `pcptrio explore --json` output"
+    )
+    s.add_argument("-o", "--output", required=True, metavar="REPORT.html")
+    _common(s)
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("demo", help="the engine alone: find and replay a lost update")
     s.add_argument("--seed", type=int, default=0)

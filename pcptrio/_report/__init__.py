@@ -19,6 +19,8 @@ from ._failure import interleaving_table as interleaving_table
 from ._failure import render_wait_graph as render_wait_graph
 from ._ftrace import FTRACE_HEADER as FTRACE_HEADER
 from ._ftrace import ftrace_text as ftrace_text
+from ._html import html_report as html_report
+from ._html import timeline_svg as timeline_svg
 from ._logging import LOG_FORMATS as LOG_FORMATS
 from ._logging import LOG_LEVELS as LOG_LEVELS
 from ._logging import configure_logging as configure_logging
