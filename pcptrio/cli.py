@@ -314,7 +314,7 @@ def _outputs(args: argparse.Namespace, r: RunResult, coll: RowCollector | None) 
         write_file(args.trace, r.trace_jsonl, args.force)
     if getattr(args, "ftrace", None):
         assert coll is not None  # --ftrace replays the run with a row collector
-        write_file(args.ftrace, ftrace_text(r, coll.rows, coll.pids), args.force)
+        write_file(args.ftrace, ftrace_text(r, coll.rows, coll.pids, coll.wakes), args.force)
     if getattr(args, "perfetto", None):
         data = perfetto_trace(
             r,

@@ -32,6 +32,8 @@ HEADER = """\
 
 KERNEL_TRACEPOINTS = {
     "sched_switch",
+    "sched_wakeup",
+    "mm_page_alloc_zone_locked",
     "workqueue_queue_work",
     "workqueue_activate_work",
     "workqueue_execute_start",
@@ -120,7 +122,14 @@ def test_hotplug_ipis_and_works_get_kernel_tracepoints(
 ) -> None:
     _, text = _ftrace(capsys, tmp_path, "offline-during-drain", "--design", "wq-rfc", "--seed", "3")
     names = {PERFETTO_LINE.search(ln).group(5) for ln in _body(text)}  # type: ignore[union-attr]
-    assert {"cpuhp_enter", "cpuhp_exit", "workqueue_execute_start", "mm_page_alloc"} <= names
+    assert {
+        "cpuhp_enter",
+        "cpuhp_exit",
+        "workqueue_execute_start",
+        "mm_page_alloc",
+        "mm_page_alloc_zone_locked",
+        "sched_wakeup",
+    } <= names
     _, text = _ftrace(capsys, tmp_path, "drain-storm", "--design", "ipi")
     names = {PERFETTO_LINE.search(ln).group(5) for ln in _body(text)}  # type: ignore[union-attr]
     assert "ipi_raise" in names

@@ -481,6 +481,9 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         self._refresh(a)
         if slept and a.on_wake is not None:
             a.on_wake(a)
+        if slept and self._wake_hooks:
+            for hook in self._wake_hooks:
+                hook(a)
         return True
 
     # Not a coroutine: a CPU-local step, or a timed wait while nothing else can run, takes no
@@ -718,6 +721,11 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         """Call ``hook()`` after every step (scheduling point or block; keep it O(1))."""
         self._step_hooks.append(hook)
 
+    def add_wake_hook(self, hook: Callable[[Actor], None]) -> None:
+        """Call ``hook(actor)`` whenever a sleeping actor is woken (an observer: it must not
+        change the run)."""
+        self._wake_hooks.append(hook)
+
     def add_finish_hook(self, hook: Callable[[], None]) -> None:
         """Call ``hook()`` once when a run ends normally (``ok``), before the result is made;
         it may still report a violation."""
@@ -789,6 +797,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         self._runner = None
         self._root = None
         self._step_hooks = []
+        self._wake_hooks = []
         self._finish_hooks = []
         self._atomic_hooks = []
         self.timers = TimerHeap()

@@ -117,6 +117,7 @@ class EngineState:
         self._due_cancels = 0  # timers.cancels when _due was last checked
         self._due_fp = 0  # their fingerprint (the sum of _clock._due_fp), kept with the list
         self._step_hooks: list[Callable[[], None]] = []
+        self._wake_hooks: list[Callable[[Actor], None]] = []
         self._finish_hooks: list[Callable[[], None]] = []
         self._atomic_hooks: list[Callable[[Actor, int], None]] = []
 

@@ -219,7 +219,13 @@ async def rmqueue_bulk(m: Machine, zone: Zone, count: int, pcp: PerCpuPages, mt:
         alloced += 1
     if alloced:
         pcp.refills += 1
-        await e.spend(alloced * m.costs.bulk_page_ns)
+        await e.spend(
+            alloced * m.costs.bulk_page_ns,
+            "rmqueue_bulk",
+            target=cpu,
+            zone=zone.name,
+            pages=alloced,
+        )
     await _zone_unlock(zone, flags)
     return alloced
 

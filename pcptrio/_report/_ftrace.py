@@ -21,6 +21,8 @@ prints them), in time order as the kernel merges its per-CPU buffers (a CPU that
 on its local clock has its lines sorted in; records of one time keep the run's order).
 Events get the kernel's tracepoint name and fields where one exists —
 ``sched_switch`` (between two steps of a CPU whose running thread changed),
+``sched_wakeup`` (at the step of the thread that woke it), ``mm_page_alloc_zone_locked``
+(a PCP refill from the buddy),
 ``workqueue_queue_work``, ``workqueue_activate_work``,
 ``workqueue_execute_start``/``_end``, ``ipi_raise``/``ipi_entry``/``ipi_exit``,
 ``irq_handler_entry``, ``mm_page_alloc``, ``mm_page_free``, ``mm_page_pcpu_drain``,
@@ -92,6 +94,11 @@ def _event(event: str, f: dict[str, Any], comm: str, pid: int) -> tuple[str, str
         )
     if event == "irq_raise":
         return "ipi_raise", f"target_mask={f.get('target')} (Function call interrupts)"
+    if event == "rmqueue_bulk":
+        return "mm_page_alloc_zone_locked", (
+            f"order=0 percpu_refill=1 cpu={f.get('target')} zone={f.get('zone')} "
+            f"pages={f.get('pages')}"
+        )
     if event == "pcp_alloc":
         return "mm_page_alloc", f"pfn=0x{int(f.get('pfn', 0)):x} order=0 zone={f.get('zone')}"
     if event == "pcp_free":
@@ -122,8 +129,13 @@ def _line(comm: str, pid: int, cpu: int, flags: str, t_ns: int, name: str, text:
     return f"{comm:>16}-{pid:<5} [{cpu:03d}] {flags} {_ts(t_ns)}: {name}: {text}".rstrip()
 
 
-def ftrace_text(r: RunResult, rows: Sequence[StepRow], pids: dict[str, int]) -> str:
-    """The run ``r`` as an ftrace text file; ``rows`` and ``pids`` come from a
+def ftrace_text(
+    r: RunResult,
+    rows: Sequence[StepRow],
+    pids: dict[str, int],
+    wakes: Sequence[tuple[int, int, str, str, int]] = (),
+) -> str:
+    """The run ``r`` as an ftrace text file; ``rows``, ``pids`` and ``wakes`` come from a
     :class:`~pcptrio._report._rows.RowCollector` on a replay of it."""
     by_step = {row.step: row for row in rows}
     ncpus = max((len(row.cpus) for row in rows), default=1)
@@ -134,7 +146,26 @@ def ftrace_text(r: RunResult, rows: Sequence[StepRow], pids: dict[str, int]) -> 
         return ("<idle>", 0) if actor == "-" else (actor, pids.get(actor, 0))
 
     handlers_seen: set[str] = set()
+    wake_at: dict[int, list[tuple[int, int, str, str, int]]] = {}
+    for w in wakes:
+        wake_at.setdefault(w[0], []).append(w)
+    last_cpu: dict[str, int] = {}
+
+    def flush_wakes(step: int) -> None:
+        for _s, t, woken, waker, target in wake_at.pop(step, []):
+            wc, wp = who(waker)
+            nc, np_ = who(woken)
+            c = last_cpu.get(waker, 0)
+            text = f"comm={nc} pid={np_} prio=120 target_cpu={target:03d}"
+            lines.append((t, _line(wc, wp, c, "d..3", t, "sched_wakeup", text)))
+
+    prev_step = None
     for step, t_ns, actor, cpu, event, fields in r.trace:
+        if prev_step is not None and step != prev_step:
+            flush_wakes(prev_step)
+        prev_step = step
+        if cpu is not None:
+            last_cpu[actor] = cpu
         row = by_step.get(step)
         comm, pid = who(actor)
         c = cpu if cpu is not None else 0
@@ -177,6 +208,8 @@ def ftrace_text(r: RunResult, rows: Sequence[StepRow], pids: dict[str, int]) -> 
             continue
         name, text = _event(event, fields, comm, pid)
         lines.append((t_ns, _line(comm, pid, c, flags, t_ns, name, text)))
+    for step in sorted(wake_at):
+        flush_wakes(step)
     # CPUs may run ahead of one another (local clocks): like the kernel merging its per-CPU
     # buffers, the file is in time order (records of one time keep the run's order).
     lines.sort(key=lambda x: x[0])

@@ -77,6 +77,8 @@ class RowCollector:
     nr_cpus: int = 0
     #: Every actor's name and pid (spawn order), filled as the run goes.
     pids: dict[str, int] = attrs.field(factory=dict)
+    #: Wake-ups: (step, time, woken actor, waker actor or ``-``, the woken one's CPU).
+    wakes: list[tuple[int, int, str, str, int]] = attrs.field(factory=list)
     _attached: bool = False
 
     def attach(self, m: Machine) -> None:
@@ -126,6 +128,14 @@ class RowCollector:
             rows.append(StepRow(step, t_ns, actor, cpu_id, event, cells, free, flags))
 
         e.add_step_hook(sample)
+        wakes = self.wakes
+
+        def woken(a: Any) -> None:
+            w = e.current_or_none
+            target = a.cpu if a.cpu is not None else a.bound if a.bound is not None else a.last_cpu
+            wakes.append((e.step, e.now, a.name, w.name if w is not None else "-", target or 0))
+
+        e.add_wake_hook(woken)
 
 
 def collect_rows(m: Machine) -> list[StepRow]:
