@@ -48,7 +48,10 @@ KERNEL_TRACEPOINTS = {
     "cpuhp_enter",
     "cpuhp_exit",
     "lock_acquire",
+    "lock_contended",
+    "lock_acquired",
     "lock_release",
+    "sched_migrate_task",
 }
 
 
@@ -74,7 +77,7 @@ def test_header_and_golden_lines(
     assert text.startswith(HEADER.format(n=len(body)))
     assert (
         "   kworker-drain-17    [000] ....     0.000004: workqueue_queue_work: "
-        "work struct=00000000bf4e982e function=memory-hot-remove workqueue=events "
+        "work struct=00000000bf4e982e function=acpi_hotplug_work_fn workqueue=events "
         "req_cpu=0 cpu=0"
     ) in body
     assert (
@@ -115,6 +118,14 @@ def test_every_line_fits_perfettos_systrace_grammar(
         assert name in KERNEL_TRACEPOINTS or name.startswith("pcptrio_"), ln
         names.add(name)
     assert {"sched_switch", "lock_acquire"} <= names
+    # per CPU, the switches chain: each switches out the thread the previous one switched in
+    running: dict[int, str] = {}
+    for ln in body:
+        m = re.search(r"\[(\d+)\].*sched_switch: prev_comm=(\S+) .*next_comm=(\S+) ", ln)
+        if m:
+            cpu, prev, nxt = int(m.group(1)), m.group(2), m.group(3)
+            assert running.get(cpu, prev) == prev, ln
+            running[cpu] = nxt
 
 
 def test_hotplug_ipis_and_works_get_kernel_tracepoints(

@@ -59,10 +59,23 @@ FTRACE_HEADER = """\
 #              | |       |   ||||       |         |
 """
 
-_LOCK_TAKEN = frozenset(
-    {"mutex_lock", "spin_lock", "down_read", "down_write", "lock_acquired", "spin_trylock"}
-)
+_LOCK_TAKEN = frozenset({"mutex_lock", "spin_lock", "down_read", "down_write"})
+_LOCK_WAIT = frozenset({"mutex_wait", "spin_wait", "down_read_wait", "down_write_wait"})
 _LOCK_RELEASED = frozenset({"mutex_unlock", "spin_unlock", "up_read", "up_write"})
+#: A thread's last event before it left its CPU -> ``prev_state`` of ``sched_switch``.
+_IDLE_WAITS = frozenset({"worker_idle", "rescuer_idle", "kthreadd_idle"})
+
+
+def _prev_state(event: str | None) -> str:
+    if event in _IDLE_WAITS:
+        return "I"
+    if event == "exit":
+        return "X"
+    if event is not None and (event.endswith("_wait") or event.startswith("wait_for")):
+        return "D"
+    if event in ("sleep", "nursery_join", "block", "flush_work"):
+        return "D"
+    return "R+"
 
 
 def _addr(name: str) -> str:
@@ -70,17 +83,25 @@ def _addr(name: str) -> str:
     return f"{zlib.crc32(name.encode()):016x}"
 
 
+def _val(v: Any) -> str:
+    if v is None:
+        return "(null)"
+    if isinstance(v, bool):
+        return str(int(v))
+    return str(v)
+
+
 def _kv(fields: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in fields.items())
+    return " ".join(f"{k}={_val(v)}" for k, v in fields.items())
 
 
-def _event(event: str, f: dict[str, Any], comm: str, pid: int) -> tuple[str, str]:
-    """(tracepoint, fields) of one model record."""
+def _event(event: str, f: dict[str, Any], funcs: dict[str, str]) -> tuple[str, str]:
+    """(tracepoint, fields) of one model record; ``funcs``: work label -> its function."""
     if event == "queue_work_on":
         work = str(f.get("work"))
         return "workqueue_queue_work", (
-            f"work struct={_addr(work)} function={work} workqueue={f.get('wq')} "
-            f"req_cpu={f.get('target')} cpu={f.get('target')}"
+            f"work struct={_addr(work)} function={funcs.get(work, work)} "
+            f"workqueue={f.get('wq')} req_cpu={f.get('target')} cpu={f.get('target')}"
         )
     if event == "work_queued" and not f.get("delayed"):
         return "workqueue_activate_work", f"work struct {_addr(str(f.get('work')))}"
@@ -113,12 +134,24 @@ def _event(event: str, f: dict[str, Any], comm: str, pid: int) -> tuple[str, str
         )
     if event in ("cpu_down_end", "cpu_up_end"):
         return "cpuhp_exit", f"cpu: {int(f.get('target', 0)):04d} state: {event[:-4]} ret: 0"
+    if event == "migrate":
+        return "sched_migrate_task", (
+            f"comm={f.get('_comm')} pid={f.get('_pid')} prio=120 orig_cpu={f.get('src')} "
+            f"dest_cpu={f.get('dst')}"
+        )
     lock = f.get("lock")
-    if isinstance(lock, str) and event in _LOCK_TAKEN:
-        return "lock_acquire", f"{_addr(lock)} {lock}"
-    if isinstance(lock, str) and event in _LOCK_RELEASED:
-        return "lock_release", f"{_addr(lock)} {lock}"
-    return "pcptrio_" + event, _kv(f)
+    if isinstance(lock, str):
+        if event in _LOCK_TAKEN:
+            return "lock_acquire", f"{_addr(lock)} {lock}"
+        if event == "trylock_result" and f.get("ok"):
+            return "lock_acquire", f"{_addr(lock)} trylock {lock}"
+        if event in _LOCK_WAIT:
+            return "lock_contended", f"{_addr(lock)} {lock}"
+        if event == "lock_acquired":
+            return "lock_acquired", f"{_addr(lock)} {lock}"
+        if event in _LOCK_RELEASED:
+            return "lock_release", f"{_addr(lock)} {lock}"
+    return "pcptrio_" + event, _kv({k: v for k, v in f.items() if not k.startswith("_")})
 
 
 def _ts(t_ns: int) -> str:
@@ -136,14 +169,64 @@ def ftrace_text(
     wakes: Sequence[tuple[int, int, str, str, int]] = (),
 ) -> str:
     """The run ``r`` as an ftrace text file; ``rows``, ``pids`` and ``wakes`` come from a
-    :class:`~pcptrio._report._rows.RowCollector` on a replay of it."""
+    :class:`~pcptrio._report._rows.RowCollector` on a replay of it.
+
+    ``sched_switch`` follows each CPU's running thread in the rows: a thread that leaves its
+    CPU and another that takes it at the same virtual time is one switch (``prev_state``
+    from the leaving thread's last event: ``D`` waiting, ``I`` an idle worker, ``X`` exited,
+    ``R+`` preempted); a CPU left idle in between switches to ``swapper/N`` and back.
+    Interrupt handlers run on top of the interrupted thread and switch nothing."""
     by_step = {row.step: row for row in rows}
     ncpus = max((len(row.cpus) for row in rows), default=1)
-    curr: list[str | None] = [None] * ncpus
+    running: list[str | None] = [None] * ncpus
+    left: list[tuple[str, int] | None] = [None] * ncpus  # (thread, time) a CPU went idle
+    last_event: dict[str, str] = {}
     lines: list[tuple[int, str]] = []
+    funcs = {
+        str(f.get("work")): str(f.get("func"))
+        for _s, _t, _a, _c, ev, f in r.trace
+        if ev == "work_start" and f.get("func") is not None
+    }
 
     def who(actor: str) -> tuple[str, int]:
         return ("<idle>", 0) if actor == "-" else (actor, pids.get(actor, 0))
+
+    def switch(k: int, t: int, prev: str | None, nxt: str | None) -> None:
+        pc, pp = who(prev) if prev is not None else (f"swapper/{k}", 0)
+        nc, np_ = who(nxt) if nxt is not None else (f"swapper/{k}", 0)
+        state = _prev_state(last_event.get(prev)) if prev is not None else "R"
+        task, pid = (pc, pp) if prev is not None else ("<idle>", 0)
+        text = (
+            f"prev_comm={pc} prev_pid={pp} prev_prio=120 prev_state={state} ==> "
+            f"next_comm={nc} next_pid={np_} next_prio=120"
+        )
+        lines.append((t, _line(task, pid, k, "d..2", t, "sched_switch", text)))
+
+    def is_irq(actor: str | None) -> bool:
+        return actor is not None and actor.startswith(("ipi:", "irq:"))
+
+    def track(row: StepRow, t: int) -> None:
+        for k, cell in enumerate(row.cpus):
+            new = cell.actor
+            if is_irq(new) or new == running[k]:
+                continue
+            if new is None:  # the CPU goes idle (or its thread blocks): decide later
+                was = running[k]
+                if was is not None:
+                    left[k] = (was, t)
+                running[k] = None
+                continue
+            gone = left[k]
+            if running[k] is not None:  # preempted in favour of another thread
+                switch(k, t, running[k], new)
+            elif gone is not None and gone[1] == t:
+                switch(k, t, gone[0], new)
+            else:
+                if gone is not None:
+                    switch(k, gone[1], gone[0], None)
+                switch(k, t, None, new)
+            running[k] = new
+            left[k] = None
 
     handlers_seen: set[str] = set()
     wake_at: dict[int, list[tuple[int, int, str, str, int]]] = {}
@@ -164,37 +247,15 @@ def ftrace_text(
         if prev_step is not None and step != prev_step:
             flush_wakes(prev_step)
         prev_step = step
-        if cpu is not None:
-            last_cpu[actor] = cpu
         row = by_step.get(step)
         comm, pid = who(actor)
-        c = cpu if cpu is not None else 0
+        c = cpu if cpu is not None else last_cpu.get(actor, 0)
         flags = row.flags if row is not None and row.actor == actor else "...."
         if actor == "-":
             flags = "..s."  # a timer callback: softirq context
         if row is not None and row.actor == actor and row.event == event:
-            for k, cell in enumerate(row.cpus):  # who runs where changed with this step
-                if cell.actor != curr[k] and cell.actor is not None:
-                    prev = curr[k]
-                    pc, pp = who(prev) if prev is not None else ("swapper", 0)
-                    nc, np_ = who(cell.actor)
-                    lines.append(
-                        (
-                            t_ns,
-                            _line(
-                                pc,
-                                pp,
-                                k,
-                                "d..2",
-                                t_ns,
-                                "sched_switch",
-                                f"prev_comm={pc} prev_pid={pp} prev_prio=120 prev_state=R ==> "
-                                f"next_comm={nc} next_pid={np_} next_prio=120",
-                            ),
-                        )
-                    )
-                curr[k] = cell.actor
-            if actor.startswith(("ipi:", "irq:")) and actor not in handlers_seen:
+            track(row, t_ns)
+            if is_irq(actor) and actor not in handlers_seen:
                 handlers_seen.add(actor)
                 name, text = (
                     ("ipi_entry", "(Function call interrupts)")
@@ -202,11 +263,15 @@ def ftrace_text(
                     else ("irq_handler_entry", f"irq={pid} name={actor}")
                 )
                 lines.append((t_ns, _line(comm, pid, c, flags, t_ns, name, text)))
+        if cpu is not None:
+            last_cpu[actor] = cpu
+        last_event[actor] = event
         if event == "exit" and actor.startswith("ipi:"):
             text = "(Function call interrupts)"
             lines.append((t_ns, _line(comm, pid, c, flags, t_ns, "ipi_exit", text)))
             continue
-        name, text = _event(event, fields, comm, pid)
+        f = {**fields, "_comm": comm, "_pid": pid} if event == "migrate" else fields
+        name, text = _event(event, f, funcs)
         lines.append((t_ns, _line(comm, pid, c, flags, t_ns, name, text)))
     for step in sorted(wake_at):
         flush_wakes(step)
