@@ -270,14 +270,20 @@ async def test_watchdog_report_prints_the_kernel_dump() -> None:
 
 def test_long_report_always_shows_the_violation_row() -> None:
     """200 distinct steps, failure at step 20: the last 60 rows, the violation row with two
-    rows of context, and the elided counts."""
+    rows of context, the last steps of the actors the violation names, and the elided
+    counts."""
     r, rows = synthetic(200, 20)
     text = failure_report(r, rows=rows)
     steps = [
         int(ln.split()[1] if ln.startswith("  ▶") else ln.split()[0]) for ln in event_rows(text)
     ]
-    assert steps == [18, 19, 20, *range(141, 201)]
-    assert "(17 steps not shown)" in text and "(120 steps not shown)" in text
+    assert r.violation is not None
+    context = set()
+    for a in r.violation.actors:
+        context |= set([row.step for row in rows if row.actor == a and row.step <= 20][-6:])
+    early = sorted(context | {18, 19, 20})
+    assert steps == [*early, *range(141, 201)]
+    assert f"({early[0] - 1} steps not shown)" in text and "(120 steps not shown)" in text
     marked = [ln for ln in event_rows(text) if ln.startswith("  ▶")]
     assert len(marked) == 1 and marked[0].split()[1] == "20"
     assert "a1 20|0" in marked[0] and "a0 40|1" in marked[0]

@@ -70,6 +70,13 @@ def test_rows_all_and_rows_n(capsys: pytest.CaptureFixture[str], h5_token: str) 
     # the last 5 steps, then only rows that explain the failure
     assert [s for _, s, _ in full[-5:]] == [s for _, s, _ in few[-5:]]
     assert "cpu_down_begin" in out and "drain_all_pages call=" in out
+    # the other party of the violation: its last steps before it, however few rows
+    v_actors = re.search(r"  actors   (.*)", out).group(1).split(", ")  # type: ignore[union-attr]
+    shown = {a for _, _, a in few}
+    assert set(v_actors) <= shown
+    # a replay marks the schedule's preemptions, as explore marks the needed ones
+    assert any(mark.startswith("P") or mark == "▶P" for mark, _, _ in few)
+    assert "P: a preemption here" in out
 
 
 def test_show_cpus_and_actors(capsys: pytest.CaptureFixture[str], h5_token: str) -> None:

@@ -79,7 +79,7 @@ def campaign_report(
             r,
             rows=coll.rows,
             replay_cmd=f"pcptrio replay {f.token}",
-            needed=sh.required_steps if sh is not None else (),
+            needed=sh.required_steps if sh is not None else None,
             view=view,
         ),
         "",

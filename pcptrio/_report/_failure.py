@@ -80,8 +80,11 @@ KEY_EVENTS = frozenset(
         "cpu_up_failed",
         "drain_all_pages",
         "drain_all_pages_done",
+        "migrate",
     }
 )
+#: Rows of each actor the violation names, just before it, that are always shown.
+ACTOR_CONTEXT = 6
 _LOCK_EVENTS = ("lock", "unlock", "down_", "up_")
 
 
@@ -364,6 +367,18 @@ def _explains(records: Sequence[TraceRecord], v: Violation | None) -> bool:
     return False
 
 
+def _actor_context(rows: Sequence[StepRow], focus: int | None, v: Violation | None) -> set[int]:
+    """The last :data:`ACTOR_CONTEXT` steps, up to the violation, of each actor it names (how
+    the other party got where it collided)."""
+    if v is None or focus is None:
+        return set()
+    out: set[int] = set()
+    for actor in v.actors:
+        mine = [i for i in range(focus + 1) if rows[i].actor == actor]
+        out |= set(mine[-ACTOR_CONTEXT:])
+    return out
+
+
 def _view_cpus(view: TableView, ncpu: int) -> list[int]:
     if view.cpus is None:
         return list(range(ncpu))
@@ -375,6 +390,7 @@ def _rows_table(
     rows: Sequence[StepRow],
     needed: Collection[int] = (),
     view: TableView = DEFAULT_VIEW,
+    needed_required: bool = True,
 ) -> str:
     ncpu = max((len(row.cpus) for row in rows), default=0)
     cpus = _view_cpus(view, ncpu)
@@ -399,6 +415,7 @@ def _rows_table(
         for i, row in enumerate(rows)
         if row.step in needed or _explains(records.get(row.step, []), r.violation)
     }
+    must |= _actor_context(rows, focus, r.violation)
     visible = None
     if view.actors is not None:
         visible = {i for i, row in enumerate(rows) if view.shows_actor(row.actor)}
@@ -429,7 +446,15 @@ def _rows_table(
         "interleaving (one row per step; cpuN: running actor (· idle), "
         "PCP pages|works pending on its normal pool; * the CPU that took the step; "
         "↳ events emitted in the same step"
-        + ("; P: a preemption here that the failure needs" if needed else "")
+        + (
+            (
+                "; P: a preemption here that the failure needs"
+                if needed_required
+                else "; P: a preemption here"
+            )
+            if needed
+            else ""
+        )
         + _view_note(view)
         + "):"
     )
@@ -492,13 +517,18 @@ def _trace_table(r: RunResult, view: TableView = DEFAULT_VIEW) -> str:
 def interleaving_table(
     r: RunResult,
     rows: Sequence[StepRow] | None = None,
-    needed: Collection[int] = (),
+    needed: Collection[int] | None = None,
     view: TableView = DEFAULT_VIEW,
 ) -> str:
     """The interleaving of ``r``: the per-CPU step table from ``rows``, or the trace.
-    ``needed``: steps of the preemptions the failure needs (marked ``P``); ``view``: which
-    rows, CPUs and actors to show (:class:`TableView`)."""
-    return _rows_table(r, rows, needed, view) if rows else _trace_table(r, view)
+    ``needed``: steps of the preemptions the failure needs (a shrink result's; marked ``P``);
+    without it every preemption of the run is marked ``P``.  ``view``: which rows, CPUs and
+    actors to show (:class:`TableView`)."""
+    if not rows:
+        return _trace_table(r, view)
+    if needed is None:
+        return _rows_table(r, rows, [s for _d, s in r.preempted], view, needed_required=False)
+    return _rows_table(r, rows, needed, view)
 
 
 def _is_idle_edge(src: str, rel: str, dst: str) -> bool:
@@ -602,7 +632,7 @@ def failure_report(
     *,
     rows: list[StepRow] | None = None,
     replay_cmd: str | None = None,
-    needed: Collection[int] = (),
+    needed: Collection[int] | None = None,
     view: TableView = DEFAULT_VIEW,
 ) -> str:
     """The text report of one run (meant for failing runs; any outcome works).
