@@ -17,7 +17,9 @@ def test_default_bench_collects_thirty_samples_per_cell(
     )  # fmt: skip
     assert rc == 0
     for c in data["cells"]:
-        assert c["samples"] >= 30 and len(c["latencies_ns"]) == c["samples"]
+        assert c["samples"] >= 30
+        assert len(c["latencies_ns"]) + c["returned_at_once"] == c["samples"] == c["calls"]
+        assert all(x > 0 for x in c["latencies_ns"])  # calls that returned at once: apart
         assert len(set(c["latencies_ns"])) > 1  # the interleaving moves the latency
         assert c["latency_max_us"] >= c["latency_p90_us"] > c["latency_p50_us"] >= 0
         assert c["latency_p99_us"] is None
@@ -62,7 +64,12 @@ def test_identical_designs_are_named(capsys: pytest.CaptureFixture[str]) -> None
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--samples", "0"], "--samples must be at least 1"), (["--seeds", "0"], "--seeds")],
+    [
+        (["--samples", "0"], "--samples must be at least 1"),
+        (["--seeds", "0"], "--seeds"),
+        (["--seeds", "2", "--samples", "5"], "give one"),
+        (["--designs", ""], "--designs is empty"),
+    ],
 )
 def test_bench_refuses_empty_budgets(
     capsys: pytest.CaptureFixture[str], extra: list[str], message: str

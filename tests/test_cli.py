@@ -637,7 +637,7 @@ def test_bench_json(capsys: pytest.CaptureFixture[str]) -> None:
             assert isinstance(c[key], int | float) and c[key] >= 0, key
         assert c["latency_max_us"] >= c["latency_p90_us"] >= c["latency_p50_us"] > 0
         assert c["latency_p99_us"] is None  # 3 samples: no p99
-        assert c["calls"] == c["samples"] == len(c["latencies_ns"]) >= 1
+        assert c["calls"] == c["samples"] == len(c["latencies_ns"]) + c["returned_at_once"] >= 1
     ipi = {c["cpus"]: c for c in cells if c["design"] == "ipi"}
     assert ipi[4]["ipis_per_call"] > ipi[2]["ipis_per_call"] > 0  # one IPI per other CPU
     assert all(c["ipis_per_call"] == 0 for c in cells if c["design"] == "remote-6.11")
@@ -655,7 +655,7 @@ def test_bench_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bench_text(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = cli(capsys, *BENCH)
     assert rc == 0 and err == ""
-    assert re.search(r"design\s+cpus\s+samples\s+p50 µs\s+p90 µs\s+p99 µs\s+max µs", out)
+    assert re.search(r"design\s+cpus\s+calls\s+at once\s+p50 µs\s+p90 µs\s+p99 µs\s+max µs", out)
     assert "emulator throughput" in out
 
 

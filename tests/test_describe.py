@@ -91,3 +91,15 @@ def test_describe_refuses_a_file_that_is_not_a_matrix(
     f.write_text('{"designs": []}')
     line = assert_bad_input(*cli(capsys, "describe", "wq-4.11", "--matrix", str(f)))
     assert "not a matrix result" in line
+
+
+def test_describe_h4_and_h16_alone_and_names_missing_from_the_matrix(
+    capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    for name in ("H4", "h16", "H4/H16", "count-race"):
+        rc, out, _ = cli(capsys, "describe", name)
+        assert rc == 0 and out.startswith("H4/H16 count-race: ")
+    m = tmp_path / "m.json"
+    m.write_text(json.dumps({"cells": []}))
+    rc, out, _ = cli(capsys, "describe", "ipi", "--matrix", str(m))
+    assert rc == 0 and f"from {m}: no column 'ipi' in this matrix" in out

@@ -68,8 +68,11 @@ class BenchCell:
     #: How the runs ended (outcome class -> count): a latency from a run that errored is
     #: still a latency, but the reader must know.
     outcomes: dict[str, int] = attrs.field(factory=dict)
-    #: Every call's latency (virtual ns), in run order.
+    #: Every call's latency (virtual ns), in run order, but for the calls that returned at
+    #: once (a global caller that found ``pcpu_drain_mutex`` taken, a kworker's early
+    #: return): those are counted in ``returned_at_once`` and left out of the percentiles.
     latencies_ns: tuple[int, ...] = ()
+    returned_at_once: int = 0
     runs: int = 0
     virtual_ns: int = 0
     #: Pages direct reclaim freed, over all runs.
@@ -83,7 +86,7 @@ class BenchCell:
     def to_json(self) -> dict[str, Any]:
         d = attrs.asdict(self)
         d["latencies_ns"] = list(self.latencies_ns)
-        d["samples"] = len(self.latencies_ns)
+        d["samples"] = self.calls
         d["reclaim_pages_per_s"] = round(self.reclaim_pages_per_s, 1)
         d["steps_per_s"] = round(self.steps / self.wall_s) if self.wall_s else 0
         d["page_ops_per_s"] = round(self.page_ops / self.wall_s) if self.wall_s else 0
@@ -100,7 +103,7 @@ class BenchResult:
         ipi = {c.cpus: c.latency_p50_us for c in self.cells if c.design == "ipi"}
         out: dict[str, dict[int, float]] = {}
         for c in self.cells:
-            if c.design != "ipi" and ipi.get(c.cpus) and c.calls:
+            if c.design != "ipi" and ipi.get(c.cpus) and c.latency_p50_us:
                 out.setdefault(c.design, {})[c.cpus] = round(c.latency_p50_us / ipi[c.cpus], 2)
         return out
 
@@ -143,13 +146,13 @@ def run_bench(
             spec = make_run_spec(s, d, {"cpus": n})
             outcomes: dict[str, int] = {}
             lat: list[int] = []
-            ipis = works = pages = steps = ops = virtual = reclaimed = 0
+            ipis = works = pages = steps = ops = virtual = reclaimed = calls = at_once = 0
             runs = 0
             limit = seeds if seeds is not None else MAX_RUNS_PER_SAMPLE * max(1, samples)
             t0 = time.perf_counter()
             with quiet_gc():
-                while runs < limit and (seeds is not None or len(lat) < samples):
-                    if seeds is None and runs >= MAX_RUNS_PER_SAMPLE and not lat:
+                while runs < limit and (seeds is not None or calls < samples):
+                    if seeds is None and runs >= MAX_RUNS_PER_SAMPLE and not calls:
                         break  # this design's calls never return here: no latency to take
                     r = run_spec(
                         spec, RandomScheduler(schedule_seed(seed, runs)), record_trace=False
@@ -163,16 +166,20 @@ def run_bench(
                     for c in r.extra["drain_calls"]:
                         if c["latency_ns"] is None:
                             continue
+                        calls += 1
+                        if not c["latency_ns"]:
+                            at_once += 1
+                            continue
                         lat.append(int(c["latency_ns"]))
                         ipis += int(c["ipis"])
                         works += int(c["works"])
                         pages += int(c["pages_total"])
             wall = time.perf_counter() - t0
-            k = max(1, len(lat))
+            k = max(1, calls)
             cell = BenchCell(
                 spec.design.name,
                 n,
-                len(lat),
+                calls,
                 _pct(lat, 0.5) / 1000,
                 _pct(lat, 0.9) / 1000,
                 (max(lat) if lat else 0) / 1000,
@@ -185,6 +192,7 @@ def run_bench(
                 wall,
                 dict(sorted(outcomes.items())),
                 tuple(lat),
+                at_once,
                 runs,
                 virtual,
                 reclaimed,

@@ -84,6 +84,8 @@ def describe_design(
             "kernel features: " + ", ".join(f"{k}={v}" for k, v in data["features"].items()),
             _WIDTH,
             subsequent_indent="  ",
+            break_on_hyphens=False,
+            break_long_words=False,
         ),
         "",
         "control flow:",
@@ -97,11 +99,12 @@ def describe_design(
         )
     else:
         mine = [c for c in cells if c["design"] == d.name]
-        if not mine:
-            raise BadInput(f"{source}: the matrix has no column {d.name!r}")
         data["rows"] = {f"{c['hazard']} {c['scenario']}": c["verdict"] for c in mine}
-        lines.append(f"from {source}:")
-        lines += ["  " + x for x in _verdict_lines(mine, "rows")]
+        if not mine:
+            lines.append(f"from {source}: no column {d.name!r} in this matrix")
+        else:
+            lines.append(f"from {source}:")
+            lines += ["  " + x for x in _verdict_lines(mine, "rows")]
     return data, "\n".join(lines).rstrip()
 
 
@@ -144,9 +147,10 @@ def describe_hazard(
         )
     else:
         mine = [c for c in cells if c["scenario"] == s.name]
-        if not mine:
-            raise BadInput(f"{source}: the matrix has no row {s.name!r}")
         data["designs"] = {str(c["design"]): c["verdict"] for c in mine}
-        lines.append(f"from {source}:")
-        lines += ["  " + x for x in _verdict_lines(mine, "designs")]
+        if not mine:
+            lines.append(f"from {source}: no row {s.name!r} in this matrix")
+        else:
+            lines.append(f"from {source}:")
+            lines += ["  " + x for x in _verdict_lines(mine, "designs")]
     return data, "\n".join(lines).rstrip()
