@@ -77,47 +77,48 @@ def lockdep_report(r: RunResult, pids: dict[str, int] | None = None) -> str | No
     n = len(cycle)
     for i, node in enumerate(cycle):
         if node.startswith("actor "):
-            waits = cycle[(i + 1) % n]
-            holds = cycle[(i - 1) % n]
-            hops.append((node, waits, holds))
+            hops.append((node, cycle[(i + 1) % n], cycle[(i - 1) % n]))
     extra = r.extra
     what = f"{extra['scenario']} × {extra['design']}" if "scenario" in extra else "run"
+    locks_only = all(_lock_name(h) is not None for _, _, h in hops)
+    if not locks_only:
+        return _wait_cycle(hops, what, trace, who, len(cycles))
     first_actor, first_wait, first_hold = hops[0]
     lines = [
         _RULE,
         "WARNING: possible circular locking dependency detected",
         f"pcptrio {what}",
         _THIN,
-        f"{who(first_actor)} is "
-        + ("trying to acquire:" if _lock_name(first_wait) is not None else "waiting for:"),
+        f"{who(first_actor)} is trying to acquire lock:",
         f" ({first_wait}), waiting since {_waits_since(trace, first_actor[6:], first_wait)}",
         "",
-        "but task is already holding:",
-        f" ({first_hold}), "
-        + (
-            f"taken at {_taken(trace, first_actor[6:], lock)}"
-            if (lock := _lock_name(first_hold)) is not None
-            else "which the wait above keeps from ending"
-        ),
+        "but task is already holding lock:",
+        f" ({first_hold}), taken at {_taken(trace, first_actor[6:], str(_lock_name(first_hold)))}",
         "",
-        "which already depends on the new one.",
+        "which lock already depends on the new lock.",
         "",
         "the existing dependency chain (in reverse order) is:",
         "",
     ]
-    for k, (actor, waits, holds) in enumerate(reversed(hops)):
-        a = actor[6:]
-        lock = _lock_name(holds)
-        held = (
-            f"taken by {who(actor)} at {_taken(trace, a, lock)}"
-            if lock is not None
-            else f"held by {who(actor)}"
+    # lockdep numbers the locks from the new one (#0) along the chain; it prints #n-1 first
+    holder = {wait: cycle[(cycle.index(wait) + 1) % n] for _, wait, _ in hops}
+    chain = []
+    lock = first_wait
+    for _ in hops:
+        chain.append(lock)
+        owner = holder[lock]
+        lock = next(w for a, w, _ in hops if a == owner)
+    for k in reversed(range(len(chain))):
+        lk = chain[k]
+        owner = holder[lk]
+        name = str(_lock_name(lk))
+        nxt = next(w for a, w, _ in hops if a == owner)
+        lines.append(f"-> #{k} ({lk}): taken by {who(owner)} at {_taken(trace, owner[6:], name)},")
+        lines.append(
+            f"       which then waits for ({nxt}) since {_waits_since(trace, owner[6:], nxt)}"
         )
-        lines.append(f"-> #{len(hops) - 1 - k} ({holds}): {held},")
-        lines.append(f"       and waits for ({waits}) since {_waits_since(trace, a, waits)}")
         lines.append("")
-    locks_only = all(_lock_name(h) is not None for _, _, h in hops)
-    if locks_only and 2 <= len(hops) <= 4:
+    if 2 <= len(hops) <= 4:
         width = 24
         cols = [who(a) for a, _, _ in hops]
         lines += [
@@ -131,8 +132,36 @@ def lockdep_report(r: RunResult, pids: dict[str, int] | None = None) -> str | No
         for i, (_, _, holds) in enumerate(hops):
             lines.append("  " + " " * (width * i) + f"lock({_lock_name(holds)});")
         for i, (_, waits, _) in enumerate(hops):
-            lines.append("  " + " " * (width * i) + f"lock({_lock_name(waits) or waits});")
+            lines.append("  " + " " * (width * i) + f"lock({_lock_name(waits)});")
         lines += ["", " *** DEADLOCK ***", ""]
     if len(cycles) > 1:
         lines.append(f"({len(cycles) - 1} more cycle(s) in the wait-for graph below)")
     return "\n".join(lines).rstrip()
+
+
+def _wait_cycle(
+    hops: list[tuple[str, str, str]],
+    what: str,
+    trace: Sequence[TraceRecord],
+    who: Any,
+    ncycles: int,
+) -> str:
+    """A cycle through completions, works, pools or joins: not a lock cycle, so lockdep
+    would stay silent; the hung-task watchdog is what reports such a machine."""
+    lines = [
+        _RULE,
+        "INFO: circular wait detected (not only locks: lockdep would not report it)",
+        f"pcptrio {what}",
+        _THIN,
+    ]
+    for actor, waits, _holds in hops:
+        lines.append(
+            f"{who(actor)} waits for ({waits}) since {_waits_since(trace, actor[6:], waits)},"
+        )
+        owner = next((a for a, _w, h in hops if h == waits), None)
+        if owner is not None:
+            lines.append(f"  which {who(owner)} holds or must complete")
+    lines.append(" ... and round again: nobody can go on")
+    if ncycles > 1:
+        lines.append(f"({ncycles - 1} more cycle(s) in the wait-for graph below)")
+    return "\n".join(lines)
