@@ -24,6 +24,7 @@ from typing import Any
 
 from .._core import RunResult
 from .._explore import spec_from_token
+from ._failure import failure_report
 from ._perfetto import perfetto_trace
 from ._rows import StepRow, replay_with_rows
 
@@ -45,7 +46,7 @@ table.m{border-collapse:collapse}table.m td,table.m th{border:1px solid #ccc;pad
 table.m td.c{text-align:center;font-weight:bold}td.F{background:#f8d0d0}td.dot{background:#e8f4e8}
 td.q{background:#fff2b3}td.na{color:#999}a{color:#1a5fb4}
 .cell{border-top:2px solid #ddd;margin-top:28px;padding-top:8px}
-.tl{overflow-x:auto;border:1px solid #ddd;background:#fafafa;margin:8px 0}
+.tl{overflow-x:auto;flex:1}
 pre{background:#f4f4f4;padding:8px;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
 .k{color:#666}button{margin:4px 0}
 """
@@ -63,6 +64,12 @@ async function pcptrioDownload(id, name) {
   a.click();
   a.remove();
 }
+document.addEventListener('DOMContentLoaded', () => {
+  for (const svg of document.querySelectorAll('.tl svg[data-focus]')) {
+    const box = svg.parentElement;
+    box.scrollLeft = Math.max(0, Number(svg.dataset.focus) - box.clientWidth * 0.75);
+  }
+});
 """
 
 
@@ -92,14 +99,21 @@ def timeline_svg(r: RunResult, rows: Sequence[StepRow]) -> str:
     def y(cpu: int) -> int:
         return 30 + _LANE_H * cpu
 
+    focus = 0
+    if r.violation is not None:
+        focus = max((k for k, row in enumerate(rows) if row.step <= r.violation.step), default=0)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'font-size="10" font-family="monospace">',
+        f'font-size="10" font-family="monospace" data-focus="{x(focus)}">',
         '<defs><marker id="ah" viewBox="0 0 6 6" refX="5" refY="3" markerWidth="6" '
         'markerHeight="6" orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="#333"/></marker></defs>',
     ]
+    labels = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_LEFT}" height="{height}" '
+        'font-size="10" font-family="monospace">'
+    ]
     for c in range(ncpu):
-        out.append(f'<text x="4" y="{y(c) + 15}">cpu{c}</text>')
+        labels.append(f'<text x="4" y="{y(c) + 15}">cpu{c}</text>')
         out.append(
             f'<line x1="{_LEFT}" y1="{y(c) + _LANE_H}" x2="{width}" y2="{y(c) + _LANE_H}" '
             'stroke="#eee"/>'
@@ -115,10 +129,26 @@ def timeline_svg(r: RunResult, rows: Sequence[StepRow]) -> str:
         elif event in _RELEASE and (actor, lock) in held:
             i0, c0 = held.pop((actor, lock))
             out.append(
-                f'<rect x="{x(i0)}" y="{y(c0) + 16}" width="{max(step_w, x(col[step]) - x(i0))}"'
-                f' height="5" fill="#c33" opacity="0.35"><title>{_esc(actor)} holds '
+                f'<rect x="{x(i0)}" y="{y(c0) + 17}" width="{max(step_w, x(col[step]) - x(i0))}"'
+                f' height="3" fill="#000" opacity="0.7"><title>{_esc(actor)} holds '
                 f"{_esc(lock)} (steps {rows[i0].step}–{step})</title></rect>"
             )
+    # offline CPUs: their lane greyed
+    for c in range(ncpu):
+        i = 0
+        while i < len(rows):
+            if c < len(rows[i].cpus) and not rows[i].cpus[c].online:
+                j = i
+                while j < len(rows) and c < len(rows[j].cpus) and not rows[j].cpus[c].online:
+                    j += 1
+                out.append(
+                    f'<rect x="{x(i)}" y="{y(c)}" width="{x(j) - x(i)}" height="{_LANE_H - 2}" '
+                    f'fill="#bbb" opacity="0.5"><title>cpu{c} offline, steps {rows[i].step}–'
+                    f"{rows[j - 1].step}</title></rect>"
+                )
+                i = j
+            else:
+                i += 1
     # slices: runs of one actor on a CPU
     for c in range(ncpu):
         start = 0
@@ -172,14 +202,20 @@ def timeline_svg(r: RunResult, rows: Sequence[StepRow]) -> str:
         )
     out.append(
         f'<text x="{_LEFT}" y="{height - 4}" fill="#666">steps {rows[0].step}–{rows[-1].step}'
-        " (one column per step); ▶ violation, P preemption, red bars: lock holds</text></svg>"
+        " (one column per step); ▶ violation, P preemption, black bars: lock holds, grey: CPU"
+        " offline</text></svg>"
     )
     legend = " ".join(
         f'<span style="background:{c};color:#fff;padding:0 4px;margin:2px;display:inline-block">'
         f"{_esc(a)}</span>"
         for a, c in colors.items()
     )
-    return "".join(out) + f'<div style="font-size:11px;padding:4px">{legend}</div>'
+    labels.append("</svg>")
+    return (
+        '<div style="display:flex;border:1px solid #ddd;background:#fafafa;margin:8px 0">'
+        f'<div>{"".join(labels)}</div><div class="tl">{"".join(out)}</div></div>'
+        f'<div style="font-size:11px;padding:4px">{legend}</div>'
+    )
 
 
 def _cell_html(idx: int, c: dict[str, Any], timeline: bool) -> tuple[str, str | None]:
@@ -209,7 +245,12 @@ def _cell_html(idx: int, c: dict[str, Any], timeline: bool) -> tuple[str, str | 
         spec, decisions = spec_from_token(token)
         r, coll = replay_with_rows(spec, decisions)
         if timeline:
-            parts.append(f'<div class="tl">{timeline_svg(r, coll.rows)}</div>')
+            parts.append(timeline_svg(r, coll.rows))
+        report = failure_report(r, rows=coll.rows, replay_cmd=f"pcptrio replay {token}")
+        parts.append(
+            "<details><summary>the failure report (text, as the command prints it)</summary>"
+            f"<pre>{_esc(report)}</pre></details>"
+        )
         data = perfetto_trace(r, rows=coll.rows, zone_names=coll.zone_names)
         raw = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         blob = base64.b64encode(gzip.compress(raw, mtime=0)).decode()
@@ -220,7 +261,7 @@ def _cell_html(idx: int, c: dict[str, Any], timeline: bool) -> tuple[str, str | 
             "Download the Perfetto JSON</button> "
             '<span class="k">(open it at ui.perfetto.dev: Open trace file)</span>'
         )
-    parts.append('<p><a href="#top">back to the matrix</a></p></div>')
+    parts.append('<p><a href="#top">back to the top</a></p></div>')
     return "".join(parts), blob
 
 
@@ -287,7 +328,8 @@ def html_report(
         f"<title>{_esc(title)}</title><style>{_CSS}</style><script>{_JS}</script></head>"
         f'<body id="top"><h1>{_esc(title)}</h1>'
         '<p class="k">F found, . not found (every stage probe reached), ? / E inconclusive, '
-        "n/a ruled out by the protection era.  Click a cell for its detail.</p>"
+        "n/a ruled out by the protection era.  Click a cell for its detail; a timeline opens "
+        "at its violation.</p>"
         f'<table class="m"><tr><th></th>{head}</tr>{"".join(body)}</table>'
         + "".join(details)
         + "".join(blobs)
