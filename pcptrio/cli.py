@@ -1130,7 +1130,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-shrink", action="store_true")
     s.add_argument("--out", metavar="FILE.json", help="also write the JSON to a file")
     s.add_argument("--html", metavar="REPORT.html", help="also write an HTML report")
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
     _run_timeout_arg(s)
     _common(s)
     s.set_defaults(func=cmd_matrix)

@@ -97,6 +97,7 @@ class BenchCell:
 class BenchResult:
     cells: tuple[BenchCell, ...]
     seeds: int
+    scenario: str = ""
 
     def wq_ipi_ratios(self) -> dict[str, dict[int, float]]:
         """Each other design's p50 latency over ``ipi``'s, per CPU count both ran."""
@@ -112,6 +113,7 @@ class BenchResult:
         ops = sum(c.page_ops for c in self.cells)
         wall = sum(c.wall_s for c in self.cells)
         return {
+            "scenario": self.scenario,
             "seeds": self.seeds,
             "identical": identical_groups(self.cells),
             "ratio_to_ipi_p50": {
@@ -200,7 +202,7 @@ def run_bench(
             cells.append(cell)
             if progress is not None:
                 progress(cell)
-    return BenchResult(tuple(cells), runs_per_cell(cells))
+    return BenchResult(tuple(cells), runs_per_cell(cells), s.name)
 
 
 def runs_per_cell(cells: Sequence[BenchCell]) -> int:

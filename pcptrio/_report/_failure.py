@@ -417,8 +417,11 @@ def _rows_table(
     }
     must |= _actor_context(rows, focus, r.violation)
     visible = None
+    nomatch = ""
     if view.actors is not None:
         visible = {i for i, row in enumerate(rows) if view.shows_actor(row.actor)}
+        if not visible:
+            nomatch = f"; no step was taken by {', '.join(view.actors)}"
     body: list[list[str]] = []
     blank = [""] * (4 + len(cpus))
     for u in _layout(keys, focus, must=must, visible=visible, keep_rows=view.rows):
@@ -441,7 +444,9 @@ def _rows_table(
             who = "" if rec[2] == row.actor else f"{_who(rec[2])}: "
             body.append([*blank, "↳ " + who + _event_text(rec[4], rec[5])])
         if len(emits) > MAX_EMITS:
-            body.append([*blank, f"↳ … +{len(emits) - MAX_EMITS} more events in this step"])
+            until = emits[-1][1]
+            later = f", until t = {_us(until)} µs" if until != row.t_ns else ""
+            body.append([*blank, f"↳ … +{len(emits) - MAX_EMITS} more events in this step{later}"])
     legend = (
         "interleaving (one row per step; cpuN: running actor (· idle), "
         "PCP pages|works pending on its normal pool; * the CPU that took the step; "
@@ -456,6 +461,7 @@ def _rows_table(
             else ""
         )
         + _view_note(view)
+        + nomatch
         + "):"
     )
     return legend + "\n" + _indent(render_table(headers, body, align=align))
