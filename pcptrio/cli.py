@@ -48,6 +48,7 @@ from ._explore import (
     RunSpec,
     campaign_verdict,
     make_run_spec,
+    merge_campaign,
     run_bench,
     run_campaign,
     run_matrix,
@@ -577,6 +578,16 @@ def cmd_explore(args: argparse.Namespace) -> int:
                 "process and keeps no schedule file (use random, pct or portfolio for a "
                 "campaign streamed to a file or spread over processes)"
             )
+    shard = None
+    if args.shard is not None:
+        m = re.fullmatch(r"(\d+)/(\d+)", args.shard)
+        if m is None:
+            raise BadInput(f"--shard expects K/N (for example 0/4), got {args.shard!r}")
+        shard = (int(m.group(1)), int(m.group(2)))
+        if not (args.out or args.resume):
+            raise BadInput("--shard writes its schedules for `pcptrio merge`: give --out FILE")
+        if args.all:
+            raise BadInput("--shard stops at its own first failure; --all is not for shards")
     spec = _spec(args)
     view = _view(args, int(spec.params["cpus"]))
     out = args.resume or args.out
@@ -593,6 +604,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         jobs=1 if args.scheduler == "dfs" else args.jobs or os.cpu_count() or 1,
         stop_at_first=not args.all,
         run_timeout_s=args.run_timeout,
+        shard=shard,
     )
     show = sys.stderr.isatty() and not args.quiet and not args.json
     bars = _Bars(show, spec.label)
@@ -603,7 +615,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
             out=out,
             resume=bool(args.resume),
             progress=bars.update,
-            shrink_budget=0 if args.no_shrink else args.shrink_budget,
+            # a shard's failure is shrunk by `merge`, once the lowest failing index is known
+            shrink_budget=0 if args.no_shrink or shard is not None else args.shrink_budget,
             shrink_progress=bars.shrinking,
         )
     finally:
@@ -883,6 +896,30 @@ def cmd_describe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    show = sys.stderr.isatty() and not args.quiet and not args.json
+    bars = _Bars(show, "merge")
+    t0 = time.perf_counter()
+    try:
+        res = merge_campaign(
+            args.files,
+            shrink_budget=0 if args.no_shrink else args.shrink_budget,
+            allow_import=args.allow_import,
+            shrink_progress=bars.shrinking,
+        )
+    finally:
+        bars.stop()
+    wall = time.perf_counter() - t0
+    text = "" if args.json else campaign_report(res, wall_s=None, source=None)
+    if not args.json:
+        text = f"merged {len(args.files)} shards ({wall:.1f}s)\n" + text
+    if args.html:
+        title = f"pcptrio merge {res.config.spec.scenario.name} × {res.config.spec.design.name}"
+        write_file(args.html, html_report(res.to_json(), title=title), args.force)
+    _emit(args, res.to_json(), text)
+    return _EXIT_OF_VERDICT[res.verdict]
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     try:
         raw = json.loads(pathlib.Path(args.result).read_text(encoding="utf-8"))
@@ -1090,6 +1127,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, help="worker processes (default: number of cores)")
     s.add_argument("--out", metavar="FILE.jsonl", help="stream results to a JSONL file")
     s.add_argument("--html", metavar="REPORT.html", help="also write an HTML report")
+    s.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run only schedule indices i with i mod N = K, into --out; `pcptrio merge` "
+        "combines the N files",
+    )
     s.add_argument("--resume", metavar="FILE.jsonl", help="continue an interrupted campaign")
     s.add_argument("--all", action="store_true", help="run the whole budget, do not stop")
     s.add_argument("--no-shrink", action="store_true")
@@ -1151,6 +1194,18 @@ def build_parser() -> argparse.ArgumentParser:
     _run_timeout_arg(s)
     _common(s)
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser(
+        "merge", help="combine the JSONL files of `explore --shard K/N` runs into one answer"
+    )
+    s.add_argument("files", nargs="+", help="the N shard files (explore --shard K/N --out F)")
+    s.add_argument("--no-shrink", action="store_true")
+    s.add_argument("--shrink-budget", type=int, default=60)
+    s.add_argument("--allow-import", action="store_true", help="import a user design's module")
+    s.add_argument("--html", metavar="REPORT.html", help="also write an HTML report")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(s)
+    s.set_defaults(func=cmd_merge)
 
     s = sub.add_parser("report", help="an HTML report of a matrix or explore result")
     s.add_argument(

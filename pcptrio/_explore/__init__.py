@@ -11,7 +11,9 @@ from ._campaign import CampaignConfig as CampaignConfig
 from ._campaign import CampaignResult as CampaignResult
 from ._campaign import Failure as Failure
 from ._campaign import ScheduleError as ScheduleError
+from ._campaign import code_fingerprint as code_fingerprint
 from ._campaign import explore as explore
+from ._campaign import merge_shards as merge_shards
 from ._campaign import schedule_seed as schedule_seed
 from ._matrix import Cell as Cell
 from ._matrix import MatrixResult as MatrixResult
@@ -25,6 +27,7 @@ from ._run import run_spec_async as run_spec_async
 from ._run import run_timeout as run_timeout
 from ._run import spec_from_token as spec_from_token
 from ._run import token_of as token_of
+from ._search import merge_campaign as merge_campaign
 from ._search import run_campaign as run_campaign
 from ._shrink import ShrinkProgress as ShrinkProgress
 from ._shrink import ShrinkResult as ShrinkResult

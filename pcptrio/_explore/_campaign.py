@@ -22,12 +22,13 @@ never that a design is proved correct.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import hashlib
 import itertools
 import json
 import os
 import pathlib
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -48,6 +49,7 @@ from .._core import (
     quiet_gc,
     unpack_decisions,
 )
+from .._version import __version__
 from ._run import RunSpec, run_spec_async, run_timeout_here, spec_from_json
 from ._verdict import OUTCOMES, campaign_verdict
 from ._workers import check_jobs, worker_count, worker_pool
@@ -58,7 +60,9 @@ __all__ = [
     "CampaignResult",
     "Failure",
     "ScheduleError",
+    "code_fingerprint",
     "explore",
+    "merge_shards",
     "schedule_seed",
 ]
 
@@ -93,6 +97,9 @@ class CampaignConfig:
     jobs: int = 1
     stop_at_first: bool = True
     run_timeout_s: float | None = None
+    #: ``(K, N)``: run only the schedule indices ``i`` with ``i % N == K`` (a static shard;
+    #: ``merge_shards`` combines the N files into the unsharded campaign's answer).
+    shard: tuple[int, int] | None = None
 
     def validate(self) -> CampaignConfig:
         if self.scheduler not in SCHEDULERS:
@@ -109,6 +116,12 @@ class CampaignConfig:
             raise BadInput(f"switch_p must be within [0, 1], got {self.switch_p}")
         if self.max_preemptions < 0:
             raise BadInput("max_preemptions must be >= 0")
+        if self.shard is not None:
+            k, n = self.shard
+            if not (n >= 1 and 0 <= k < n):
+                raise BadInput(f"a shard is K/N with 0 <= K < N, got {k}/{n}")
+            if self.scheduler == "dfs":
+                raise BadInput("the dfs scheduler searches in one process: it cannot be sharded")
         return self
 
     @property
@@ -130,7 +143,20 @@ class CampaignConfig:
             "max_preemptions": self.max_preemptions,
             "schedules": self.schedules,
             "seed": self.seed,
+            **({"shard": list(self.shard)} if self.shard is not None else {}),
+            "code": code_fingerprint(),
         }
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """pcptrio's version and a hash of its sources: campaign files (and shards) written by
+    other code are refused rather than mixed."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return f"{__version__}+{h.hexdigest()[:16]}"
 
 
 @attrs.frozen
@@ -244,6 +270,8 @@ class CampaignResult:
     def summary(self) -> str:
         c = self.config
         d = c.spec.label
+        if c.shard is not None:
+            d += f" [shard {c.shard[0]}/{c.shard[1]}]"
         if self.failure is not None:
             f = self.failure
             return (
@@ -622,7 +650,7 @@ def explore(
             "run_timeout_s": run_timeout_here(cfg.run_timeout_s),
         }
         loaded = set(sink.done)
-        todo = [i for i in range(cfg.schedules) if i not in sink.done]
+        todo = [i for i in _indices(cfg) if i not in sink.done]
         first_fail = _lowest_failure(sink.done) if cfg.stop_at_first else None
         if first_fail is not None:
             todo = [i for i in todo if i < first_fail]
@@ -648,6 +676,14 @@ def explore(
         return attrs.evolve(res, resumed=resumed, notes=tuple(sink.notes))
     finally:
         sink.close()
+
+
+def _indices(cfg: CampaignConfig) -> list[int]:
+    """The schedule indices a campaign (or its shard) runs."""
+    if cfg.shard is None:
+        return list(range(cfg.schedules))
+    k, n = cfg.shard
+    return list(range(k, cfg.schedules, n))
 
 
 def _lowest_failure(done: dict[int, dict[str, Any]]) -> int | None:
@@ -777,3 +813,71 @@ def _explore_dfs(
         if cfg.schedules > 0 and not sched.exhausted:
             _run_many(itertools.repeat(step))
     return _summarise(cfg, records, failure, spec_json, exhausted=sched.exhausted)
+
+
+def merge_shards(
+    paths: Sequence[str | os.PathLike[str]], *, allow_import: bool = False
+) -> CampaignResult:
+    """Combine the JSONL files of the N shards of one campaign into the answer the unsharded
+    campaign gives: the lowest failing index, its failure, and the outcome and probe counts
+    of the schedules up to it (every shard ran every index below its own first failure, so
+    those are complete).  Refuses files of different campaigns, or a set that is not the N
+    shards of one campaign."""
+    headers: list[dict[str, Any]] = []
+    done: dict[int, dict[str, Any]] = {}
+    for p in paths:
+        path = pathlib.Path(p)
+        try:
+            lines = path.read_bytes().split(b"\n")
+            first = json.loads(lines[0].decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise BadInput(f"{path}: not a readable pcptrio campaign file ({exc})") from None
+        if not isinstance(first, dict) or not isinstance(first.get("campaign"), dict):
+            raise BadInput(f"{path} is not a pcptrio campaign file (no header line)")
+        headers.append(first["campaign"])
+        for ln in lines[1:]:
+            rec = _parse_record(ln) if ln.strip() else None
+            if rec is not None:
+                done.setdefault(rec["index"], rec)
+    base = {k: v for k, v in headers[0].items() if k != "shard"}
+    for src, h in zip(paths, headers, strict=True):
+        mine = {k: v for k, v in h.items() if k != "shard"}
+        differ = sorted(k for k in set(mine) | set(base) if mine.get(k) != base.get(k))
+        if differ:
+            what = "; ".join(_differs(k, base.get(k), mine.get(k)) for k in differ)
+            raise BadInput(f"{src} is a shard of a different campaign ({what}); not merging")
+    shards = [tuple(h.get("shard") or ()) for h in headers]
+    if any(len(sh) != 2 for sh in shards):
+        raise BadInput("merge takes the files of `explore --shard K/N` runs; one has no shard")
+    ns = {sh[1] for sh in shards}
+    if len(ns) != 1:
+        raise BadInput(f"the files are shards of different splits: {sorted(ns)}")
+    (n,) = ns
+    ks = sorted(sh[0] for sh in shards)
+    missing = sorted(set(range(n)) - set(ks))
+    if missing or len(ks) != len(set(ks)):
+        raise BadInput(
+            f"merge needs each of the {n} shards once: "
+            + (f"missing {', '.join(f'{k}/{n}' for k in missing)}" if missing else "a shard twice")
+        )
+    spec = spec_from_json(base["spec"], allow_import=allow_import)
+    cfg = CampaignConfig(
+        spec,
+        scheduler=base["scheduler"],
+        depth=base["depth"],
+        switch_p=base["switch_p"],
+        max_preemptions=base["max_preemptions"],
+        schedules=base["schedules"],
+        seed=base["seed"],
+    )
+    # A shard that stopped at its own failure ran every lower index of its share; one that
+    # did not fail ran its whole share.  Below the lowest failure, every index is there.
+    first = _lowest_failure({i: r for i, r in done.items() if i < cfg.schedules})
+    upto = first if first is not None else cfg.schedules - 1
+    absent = [i for i in range(upto + 1) if i not in done]
+    if absent:
+        raise BadInput(
+            f"the shards lack {len(absent)} schedule(s) below the answer (first: index "
+            f"{absent[0]}); a shard run was interrupted: --resume it, then merge"
+        )
+    return _result(cfg, done, base["spec"])

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import attrs
 
-from ._campaign import CampaignConfig, CampaignResult, explore
+from ._campaign import CampaignConfig, CampaignResult, explore, merge_shards
 from ._run import run_timeout
 from ._shrink import ShrinkProgress, shrink_failure
 
-__all__ = ["run_campaign"]
+__all__ = ["merge_campaign", "run_campaign"]
 
 
 def run_campaign(
@@ -42,4 +42,21 @@ def run_campaign(
         return res
     with run_timeout(cfg.run_timeout_s):  # every replay of the shrinking is guarded too
         shrunk = shrink_failure(res, budget=shrink_budget, progress=shrink_progress)
+    return attrs.evolve(res, failure=shrunk)
+
+
+def merge_campaign(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    shrink_budget: int = 60,
+    allow_import: bool = False,
+    shrink_progress: ShrinkProgress | None = None,
+) -> CampaignResult:
+    """:func:`merge_shards`, then shrink the failure on this machine, as :func:`run_campaign`
+    does: the answer (and, shrinking being deterministic, the token) an unsharded campaign
+    gives."""
+    res = merge_shards(paths, allow_import=allow_import)
+    if res.failure is None or shrink_budget <= 0:
+        return res
+    shrunk = shrink_failure(res, budget=shrink_budget, progress=shrink_progress)
     return attrs.evolve(res, failure=shrunk)

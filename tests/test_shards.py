@@ -1,0 +1,101 @@
+"""Static shards (``explore --shard K/N``) and ``merge``: the merged answer is the unsharded
+campaign's, and shards of different campaigns, or an incomplete set, are refused."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from pcptrio import BadInput
+from pcptrio._explore import (
+    CampaignConfig,
+    explore,
+    make_run_spec,
+    merge_campaign,
+    merge_shards,
+    run_campaign,
+)
+from tests.test_cli import assert_bad_input, cli
+
+
+def _shards(tmp: pathlib.Path, cfg: CampaignConfig, n: int) -> list[pathlib.Path]:
+    import attrs
+
+    paths = []
+    for k in range(n):
+        p = tmp / f"shard{k}.jsonl"
+        explore(attrs.evolve(cfg, shard=(k, n)), out=p)
+        paths.append(p)
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("scenario", "design", "budget"),
+    [("shared-mask-race", "wq-rfc", 40), ("shared-mask-race", "wq-4.11", 12)],
+)
+@pytest.mark.parametrize("n", [2, 3])
+def test_merged_shards_equal_the_unsharded_campaign(
+    tmp_path: pathlib.Path, scenario: str, design: str, budget: int, n: int
+) -> None:
+    cfg = CampaignConfig(make_run_spec(scenario, design), schedules=budget, seed=5)
+    whole = run_campaign(cfg, shrink_budget=20)
+    merged = merge_campaign(_shards(tmp_path, cfg, n), shrink_budget=20)
+    assert merged.verdict == whole.verdict
+    assert merged.outcomes == whole.outcomes and merged.probes == whole.probes
+    assert merged.schedules_run == whole.schedules_run
+    if whole.failure is None:
+        assert merged.failure is None
+    else:
+        assert merged.failure is not None
+        assert merged.failure.index == whole.failure.index  # the lowest failing index
+        assert merged.failure.token == whole.failure.token  # shrunk the same way
+        assert merged.failure.message == whole.failure.message
+
+
+def test_merge_refuses_other_campaigns_and_incomplete_sets(tmp_path: pathlib.Path) -> None:
+    import attrs
+
+    cfg = CampaignConfig(make_run_spec("shared-mask-race", "wq-4.11"), schedules=6, seed=1)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = _shards(tmp_path / "a", cfg, 2)
+    b = _shards(tmp_path / "b", attrs.evolve(cfg, seed=2), 2)
+    with pytest.raises(BadInput, match=r"shard of a different campaign.*seed"):
+        merge_shards([a[0], b[1]])
+    with pytest.raises(BadInput, match="missing 1/2"):
+        merge_shards([a[0]])
+    with pytest.raises(BadInput, match="a shard twice"):
+        merge_shards([a[0], a[1], a[0]])
+    # a shard cut short (a schedule below the answer is missing)
+    lines = a[1].read_text().splitlines()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(BadInput, match="lack 1 schedule"):
+        merge_shards([a[0], cut])
+    # a file from other code
+    head = json.loads(lines[0])
+    head["campaign"]["code"] = "0.0.0+0000"
+    foreign = tmp_path / "foreign.jsonl"
+    foreign.write_text("\n".join([json.dumps(head), *lines[1:]]) + "\n")
+    with pytest.raises(BadInput, match="code"):
+        merge_shards([a[0], foreign])
+
+
+def test_shard_cli(capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path) -> None:
+    base = ["explore", "shared-mask-race", "--design", "wq-rfc", "--schedules", "20", "--quiet"]
+    files = []
+    for k in range(2):
+        f = tmp_path / f"s{k}.jsonl"
+        rc, out, _ = cli(capsys, *base, "--shard", f"{k}/2", "--out", str(f))
+        assert rc in (0, 1) and f"[shard {k}/2]" in out
+        files.append(str(f))
+    rc, out, _ = cli(capsys, "merge", *files, "--quiet")
+    rc_whole, whole, _ = cli(capsys, *base)
+    assert rc == rc_whole == 1
+    assert out.splitlines()[1] == whole.splitlines()[0]  # the same FOUND line
+    assert "--out" in assert_bad_input(*cli(capsys, *base, "--shard", "0/2"))
+    assert "K/N" in assert_bad_input(*cli(capsys, *base, "--shard", "2", "--out", "x"))
+    line = assert_bad_input(*cli(capsys, *base, "--shard", "3/2", "--out", str(tmp_path / "y")))
+    assert "0 <= K < N" in line
