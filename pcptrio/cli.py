@@ -404,6 +404,14 @@ def _spec(args: argparse.Namespace) -> RunSpec:
         raise BadInput(f"{args.scenario} × {args.design} is not applicable: {exc}") from None
 
 
+def _duration(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``2h``: seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if m is None or float(m.group(1)) <= 0:
+        raise BadInput(f"--time-budget expects a duration like 90s, 15m or 2h, got {text!r}")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
 def _view_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rows",
@@ -605,6 +613,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         stop_at_first=not args.all,
         run_timeout_s=args.run_timeout,
         shard=shard,
+        time_budget_s=_duration(args.time_budget) if args.time_budget is not None else None,
     )
     show = sys.stderr.isatty() and not args.quiet and not args.json
     bars = _Bars(show, spec.label)
@@ -1127,6 +1136,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, help="worker processes (default: number of cores)")
     s.add_argument("--out", metavar="FILE.jsonl", help="stream results to a JSONL file")
     s.add_argument("--html", metavar="REPORT.html", help="also write an HTML report")
+    s.add_argument(
+        "--time-budget",
+        metavar="DURATION",
+        help="start no schedule after this long (90s, 15m, 2h); the result says what ran",
+    )
     s.add_argument(
         "--shard",
         metavar="K/N",

@@ -99,3 +99,38 @@ def test_shard_cli(capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path) -
     assert "K/N" in assert_bad_input(*cli(capsys, *base, "--shard", "2", "--out", "x"))
     line = assert_bad_input(*cli(capsys, *base, "--shard", "3/2", "--out", str(tmp_path / "y")))
     assert "0 <= K < N" in line
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_time_budget_stops_launching_and_says_what_ran(jobs: int) -> None:
+    cfg = CampaignConfig(
+        make_run_spec("shared-mask-race", "wq-4.11", {"cpus": 2}),
+        schedules=1_000_000,
+        jobs=jobs,
+        time_budget_s=1.0,
+    )
+    res = explore(cfg)
+    assert res.timed_out and res.verdict == "not-found"
+    assert 0 < res.schedules_run < 1_000_000
+    assert sum(res.outcomes.values()) == res.schedules_run
+    assert f"{res.schedules_run} pct-3 schedules (of 1000000: the time budget ran out)" in (
+        res.summary()
+    )
+    assert res.to_json()["timed_out"] is True
+
+
+def test_a_budget_met_in_time_is_not_timed_out() -> None:
+    cfg = CampaignConfig(
+        make_run_spec("shared-mask-race", "wq-4.11", {"cpus": 2}), schedules=3, time_budget_s=600
+    )
+    res = explore(cfg)
+    assert not res.timed_out and res.schedules_run == 3
+
+
+def test_time_budget_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["explore", "shared-mask-race", "--design", "wq-4.11", "--quiet"]
+    for bad in ("0", "1x", "soon", "5d"):
+        line = assert_bad_input(*cli(capsys, *base, "--time-budget", bad))
+        assert "--time-budget expects a duration" in line
+    rc, out, _ = cli(capsys, *base, "--schedules", "100000", "--time-budget", "1s")
+    assert rc == 0 and "the time budget ran out" in out

@@ -21,6 +21,7 @@ never that a design is proved correct.
 
 from __future__ import annotations
 
+import array
 import concurrent.futures as cf
 import functools
 import hashlib
@@ -28,6 +29,7 @@ import itertools
 import json
 import os
 import pathlib
+import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -100,6 +102,8 @@ class CampaignConfig:
     #: ``(K, N)``: run only the schedule indices ``i`` with ``i % N == K`` (a static shard;
     #: ``merge_shards`` combines the N files into the unsharded campaign's answer).
     shard: tuple[int, int] | None = None
+    #: Wall seconds after which no new schedule starts (the result says what was searched).
+    time_budget_s: float | None = None
 
     def validate(self) -> CampaignConfig:
         if self.scheduler not in SCHEDULERS:
@@ -116,6 +120,8 @@ class CampaignConfig:
             raise BadInput(f"switch_p must be within [0, 1], got {self.switch_p}")
         if self.max_preemptions < 0:
             raise BadInput("max_preemptions must be >= 0")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise BadInput(f"the time budget must be positive, got {self.time_budget_s}")
         if self.shard is not None:
             k, n = self.shard
             if not (n >= 1 and 0 <= k < n):
@@ -250,6 +256,8 @@ class CampaignResult:
     notes: tuple[str, ...] = ()
     #: Wall seconds the search took (shrinking not included); never in the JSON.
     search_s: float | None = attrs.field(default=None, eq=False)
+    #: The time budget ran out before the schedule budget did.
+    timed_out: bool = False
 
     @property
     def found(self) -> bool:
@@ -287,6 +295,8 @@ class CampaignResult:
             )
         else:
             searched = f"{self.schedules_run} {c.scheduler_label} schedules"
+        if self.timed_out:
+            searched += f" (of {c.schedules}: the time budget ran out)"
         if self.verdict == "inconclusive":
             return f"{d}: INCONCLUSIVE: {searched}, 0 failures, but {self.reason}"
         return f"{d}: not found: {searched}, 0 failures"
@@ -307,6 +317,7 @@ class CampaignResult:
             "first_error": self.first_error.to_json() if self.first_error else None,
             "failure": self.failure.to_json() if self.failure else None,
             "summary": self.summary(),
+            "timed_out": self.timed_out,
         }
 
 
@@ -366,11 +377,14 @@ def _run_chunk(
     spec = spec_from_json(spec_json, trusted=True)  # made by this campaign's own process
     guard = cfg["run_timeout_s"]
     stop = cfg["stop_at_first"]
+    deadline = cfg.get("deadline")
 
     def jobs() -> Iterator[Callable[[], Awaitable[bool]]]:
         for i in indices:
 
             async def job(i: int = i) -> bool:
+                if deadline is not None and time.monotonic() > deadline:
+                    return False  # the time budget: start no more schedules
                 r = await _run_one_async(spec, _make_scheduler(cfg, i, k), guard)
                 rec = _record(i, schedule_seed(cfg["seed"], i), r)
                 out.append(rec)
@@ -455,6 +469,71 @@ def _run_many(jobs: Iterable[Callable[[], Awaitable[bool]]]) -> None:
 # ------------------------------------------------------------------------- the campaign
 
 
+_CODE = {name: k + 1 for k, name in enumerate(OUTCOMES)}
+
+
+class _Done:
+    """The schedules a campaign has finished, in memory: one byte (the outcome class) and a
+    probe bit mask per index, and the whole record only for failures and errors — what the
+    verdict, the counts, the first error and the failure need.  A million ``ok`` schedules
+    cost about 9 MB here, not the ~690 MB of their records (the JSONL file has those)."""
+
+    def __init__(self) -> None:
+        self.codes = bytearray()
+        self.masks = array.array("Q")
+        self.full: dict[int, dict[str, Any]] = {}
+        self.n = 0
+        self._bits: dict[str, int] = {}
+        self._names: list[str] = []
+
+    def add(self, rec: dict[str, Any]) -> bool:
+        """Keep ``rec``; False if its index is already there."""
+        i = rec["index"]
+        if i < len(self.codes) and self.codes[i]:
+            return False
+        if i >= len(self.codes):
+            grow = i + 1 - len(self.codes)
+            self.codes.extend(bytes(grow))
+            self.masks.extend([0] * grow)
+        mask = 0
+        for name in rec.get("probes", ()):
+            bit = self._bits.get(name)
+            if bit is None:
+                if len(self._names) >= 64:
+                    continue  # more distinct probes than a mask holds: not counted
+                bit = self._bits[name] = len(self._names)
+                self._names.append(name)
+            mask |= 1 << bit
+        self.codes[i] = _CODE[rec["outcome"]]
+        self.masks[i] = mask
+        if rec["outcome"] in ("violation", "deadlock", "error"):
+            self.full[i] = rec
+        self.n += 1
+        return True
+
+    def __contains__(self, i: object) -> bool:
+        return isinstance(i, int) and 0 <= i < len(self.codes) and self.codes[i] != 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        return (i for i, c in enumerate(self.codes) if c)
+
+    def outcome(self, i: int) -> str:
+        return OUTCOMES[self.codes[i] - 1]
+
+    def probes_of(self, i: int) -> list[str]:
+        m = self.masks[i]
+        return [n for b, n in enumerate(self._names) if m >> b & 1]
+
+    def lowest_failure(self, below: int | None = None) -> int | None:
+        fails = [i for i, r in self.full.items() if "signature" in r]
+        if below is not None:
+            fails = [i for i in fails if i < below]
+        return min(fails) if fails else None
+
+
 class _Sink:
     """The JSONL stream: header + one line per schedule, flushed as it goes.
 
@@ -467,15 +546,14 @@ class _Sink:
 
     def __init__(self, path: pathlib.Path | None, header: dict[str, Any], resume: bool) -> None:
         self.path = path
-        self.done: dict[int, dict[str, Any]] = {}
+        self.done = _Done()
         #: What resuming had to say (a dropped torn line, an extended budget), one line each.
         self.notes: list[str] = []
         self._fh: Any = None
         if path is None:
             return
         if resume and path.exists():
-            self._load(path, header)
-            self._rewrite(path, header)
+            self._resume(path, header)
             self._fh = path.open("a", encoding="utf-8")
             return
         if path.exists() and not resume:
@@ -483,16 +561,54 @@ class _Sink:
         self._fh = path.open("w", encoding="utf-8")
         self._write({"campaign": header})
 
-    def _load(self, path: pathlib.Path, header: dict[str, Any]) -> None:
-        raw = path.read_bytes()
-        lines = raw.split(b"\n")
+    def _resume(self, path: pathlib.Path, header: dict[str, Any]) -> None:
+        """Read ``path`` line by line (never whole), keep its complete records and write
+        them, with the new header, to a temporary file that replaces it atomically."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.resume.tmp")
         try:
-            first = json.loads(lines[0].decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            first = None
-        if not isinstance(first, dict) or not isinstance(first.get("campaign"), dict):
-            raise BadInput(f"{path} is not a pcptrio campaign file (no header line)")
-        old = first["campaign"]
+            with path.open("rb") as src, tmp.open("w", encoding="utf-8") as dst:
+                first_line = src.readline()
+                try:
+                    first = json.loads(first_line.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError, RecursionError):
+                    first = None
+                if not isinstance(first, dict) or not isinstance(first.get("campaign"), dict):
+                    raise BadInput(f"{path} is not a pcptrio campaign file (no header line)")
+                self._check_header(path, first["campaign"], header)
+                dst.write(json.dumps({"campaign": header}, sort_keys=True, separators=(",", ":")))
+                dst.write("\n")
+                lineno = 1
+                pending_bad: int | None = None
+                last_blank = True
+                for ln in src:
+                    lineno += 1
+                    if not ln.strip():
+                        continue
+                    if pending_bad is not None:
+                        self.notes.append(f"{path}: dropped unreadable line {pending_bad}")
+                        pending_bad = None
+                    rec = _parse_record(ln)
+                    if rec is None:
+                        pending_bad = lineno
+                        last_blank = False
+                        continue
+                    last_blank = False
+                    if self.done.add(rec):
+                        dst.write(json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n")
+                if pending_bad is not None and not last_blank:
+                    self.notes.append(
+                        f"{path}: dropped a torn last line (that schedule runs again)"
+                    )
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(tmp, path)
+        except BaseException:  # interrupted or refused: the campaign file is left as it was
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def _check_header(
+        self, path: pathlib.Path, old: dict[str, Any], header: dict[str, Any]
+    ) -> None:
         differ = sorted(k for k in set(old) | set(header) if k != "schedules"
                         and old.get(k) != header.get(k))  # fmt: skip
         if differ:
@@ -504,33 +620,6 @@ class _Sink:
                 f"resuming {path} with a budget of {header.get('schedules')} schedules "
                 f"(it was {old.get('schedules')})"
             )
-        body = lines[1:]
-        torn = 0
-        for i, ln in enumerate(body):
-            if not ln.strip():
-                continue
-            rec = _parse_record(ln)
-            if rec is None:
-                torn += 1
-                if i != len(body) - 1:
-                    self.notes.append(f"{path}: dropped unreadable line {i + 2}")
-                continue
-            self.done[rec["index"]] = rec
-        if torn and _parse_record(body[-1]) is None and body[-1].strip():
-            self.notes.append(f"{path}: dropped a torn last line (that schedule runs again)")
-
-    def _rewrite(self, path: pathlib.Path, header: dict[str, Any]) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.resume.tmp")
-        try:
-            with tmp.open("w", encoding="utf-8") as fh:
-                for rec in [{"campaign": header}, *(self.done[i] for i in sorted(self.done))]:
-                    fh.write(json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:  # interrupted or failed: the campaign file is left as it was
-            tmp.unlink(missing_ok=True)
-            raise
 
     def _write(self, rec: dict[str, Any]) -> None:
         if self._fh is not None:
@@ -538,8 +627,7 @@ class _Sink:
             self._fh.flush()
 
     def add(self, rec: dict[str, Any]) -> None:
-        if rec["index"] not in self.done:
-            self.done[rec["index"]] = rec
+        if self.done.add(rec):
             self._write(rec)
 
     def close(self) -> None:
@@ -640,7 +728,7 @@ def explore(
     sink = _Sink(pathlib.Path(out) if out is not None else None, header, resume)
     try:
         k = _calibrate(cfg)
-        cdict = {
+        cdict: dict[str, Any] = {
             "scheduler": cfg.scheduler,
             "seed": cfg.seed,
             "depth": cfg.depth,
@@ -648,10 +736,14 @@ def explore(
             "stop_at_first": cfg.stop_at_first,
             # Resolved here: a worker process does not see this one's run_timeout() context.
             "run_timeout_s": run_timeout_here(cfg.run_timeout_s),
+            # CLOCK_MONOTONIC is one clock for every process of the machine.
+            "deadline": (
+                time.monotonic() + cfg.time_budget_s if cfg.time_budget_s is not None else None
+            ),
         }
         loaded = set(sink.done)
         todo = [i for i in _indices(cfg) if i not in sink.done]
-        first_fail = _lowest_failure(sink.done) if cfg.stop_at_first else None
+        first_fail = sink.done.lowest_failure() if cfg.stop_at_first else None
         if first_fail is not None:
             todo = [i for i in todo if i < first_fail]
         total = cfg.schedules
@@ -671,6 +763,11 @@ def explore(
         else:
             first_fail = _parallel(cfg, spec_json, cdict, todo, k, sink, first_fail, progress)
         res = _result(cfg, sink.done, spec_json)
+        deadline = cdict["deadline"]
+        if isinstance(deadline, float) and time.monotonic() > deadline:
+            wanted = [i for i in _indices(cfg) if res.failure is None or i <= res.failure.index]
+            if any(i not in sink.done for i in wanted):
+                res = attrs.evolve(res, timed_out=True)
         first = res.failure.index if res.failure is not None and cfg.stop_at_first else None
         resumed = sum(1 for i in loaded if i < cfg.schedules and (first is None or i <= first))
         return attrs.evolve(res, resumed=resumed, notes=tuple(sink.notes))
@@ -684,11 +781,6 @@ def _indices(cfg: CampaignConfig) -> list[int]:
         return list(range(cfg.schedules))
     k, n = cfg.shard
     return list(range(k, cfg.schedules, n))
-
-
-def _lowest_failure(done: dict[int, dict[str, Any]]) -> int | None:
-    fails = [i for i, r in done.items() if "signature" in r]
-    return min(fails) if fails else None
 
 
 def _parallel(
@@ -710,6 +802,9 @@ def _parallel(
         it = iter(chunks)
 
         def submit() -> bool:
+            deadline = cdict.get("deadline")
+            if deadline is not None and time.monotonic() > deadline:
+                return False
             for chunk in it:
                 if first_fail is not None and chunk[0] > first_fail:
                     continue
@@ -739,37 +834,42 @@ def _parallel(
     return first_fail
 
 
-def _result(
-    cfg: CampaignConfig, done: dict[int, dict[str, Any]], spec_json: dict[str, Any]
-) -> CampaignResult:
-    done = {i: r for i, r in done.items() if i < cfg.schedules}  # a resume may lower it
-    fails = _lowest_failure(done)
+def _result(cfg: CampaignConfig, done: _Done, spec_json: dict[str, Any]) -> CampaignResult:
+    fails = done.lowest_failure(below=cfg.schedules)  # a resume may lower the budget
     first = fails if cfg.stop_at_first else None
-    considered = [r for i, r in sorted(done.items()) if first is None or i <= first]
-    failure = _failure_from(done[fails], spec_json) if fails is not None else None
-    return _summarise(cfg, considered, failure, spec_json)
+    upto = cfg.schedules - 1 if first is None else first
+    failure = _failure_from(done.full[fails], spec_json) if fails is not None else None
+    return _summarise(cfg, done, upto, failure, spec_json)
 
 
 def _summarise(
     cfg: CampaignConfig,
-    records: list[dict[str, Any]],
+    done: _Done,
+    upto: int,
     failure: Failure | None,
     spec_json: dict[str, Any],
     *,
     exhausted: bool = False,
 ) -> CampaignResult:
-    """Outcome counts, probe counts, the first error and the verdict of ``records``."""
+    """Outcome counts, probe counts, the first error and the verdict of the schedules of
+    ``done`` up to index ``upto``."""
     outcomes = dict.fromkeys(OUTCOMES, 0)
     probes = dict.fromkeys(cfg.spec.scenario.probes, 0)
     first_error = None
-    for r in records:
-        outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
-        for name in r.get("probes", ()):
+    n = 0
+    for i in done:
+        if i > upto:
+            break
+        n += 1
+        outcome = done.outcome(i)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        for name in done.probes_of(i):
             if name in probes:
                 probes[name] += 1
-        if first_error is None and r["outcome"] == "error":
+        if first_error is None and outcome == "error":
+            r = done.full[i]
             first_error = ScheduleError(
-                r["index"],
+                i,
                 str(r.get("error", "")),
                 tuple(unpack_decisions(r.get("decisions", {"labels": [], "d": []}))),
                 spec_json,
@@ -778,7 +878,7 @@ def _summarise(
     return CampaignResult(
         cfg,
         verdict,
-        len(records),
+        n,
         failure,
         outcomes,
         exhausted=exhausted,
@@ -793,18 +893,19 @@ def _explore_dfs(
 ) -> CampaignResult:
     spec_json = cfg.spec.to_json()
     sched = DFSScheduler(max_preemptions=cfg.max_preemptions)
-    records: list[dict[str, Any]] = []
+    records = _Done()
     failure = None
     guard = run_timeout_here(cfg.run_timeout_s)
 
     async def step() -> bool:
         nonlocal failure
         r = await _run_one_async(cfg.spec, sched, guard)
-        records.append(_record(len(records), 0, r))
+        rec = _record(len(records), 0, r)
+        records.add(rec)
         if progress is not None:
             progress(len(records), cfg.schedules)
         if r.failed and failure is None:
-            failure = _failure_from(records[-1], spec_json)
+            failure = _failure_from(rec, spec_json)
             if cfg.stop_at_first:
                 return False
         return len(records) < cfg.schedules and not sched.exhausted
@@ -812,7 +913,8 @@ def _explore_dfs(
     with quiet_gc():
         if cfg.schedules > 0 and not sched.exhausted:
             _run_many(itertools.repeat(step))
-    return _summarise(cfg, records, failure, spec_json, exhausted=sched.exhausted)
+    upto = failure.index if failure is not None and cfg.stop_at_first else len(records) - 1
+    return _summarise(cfg, records, upto, failure, spec_json, exhausted=sched.exhausted)
 
 
 def merge_shards(
@@ -824,21 +926,21 @@ def merge_shards(
     those are complete).  Refuses files of different campaigns, or a set that is not the N
     shards of one campaign."""
     headers: list[dict[str, Any]] = []
-    done: dict[int, dict[str, Any]] = {}
+    done = _Done()
     for p in paths:
         path = pathlib.Path(p)
         try:
-            lines = path.read_bytes().split(b"\n")
-            first = json.loads(lines[0].decode("utf-8"))
+            with path.open("rb") as fh:  # streamed: a shard file is never read whole
+                first = json.loads(fh.readline().decode("utf-8"))
+                if not isinstance(first, dict) or not isinstance(first.get("campaign"), dict):
+                    raise BadInput(f"{path} is not a pcptrio campaign file (no header line)")
+                headers.append(first["campaign"])
+                for ln in fh:
+                    rec = _parse_record(ln) if ln.strip() else None
+                    if rec is not None:
+                        done.add(rec)
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise BadInput(f"{path}: not a readable pcptrio campaign file ({exc})") from None
-        if not isinstance(first, dict) or not isinstance(first.get("campaign"), dict):
-            raise BadInput(f"{path} is not a pcptrio campaign file (no header line)")
-        headers.append(first["campaign"])
-        for ln in lines[1:]:
-            rec = _parse_record(ln) if ln.strip() else None
-            if rec is not None:
-                done.setdefault(rec["index"], rec)
     base = {k: v for k, v in headers[0].items() if k != "shard"}
     for src, h in zip(paths, headers, strict=True):
         mine = {k: v for k, v in h.items() if k != "shard"}
@@ -872,7 +974,7 @@ def merge_shards(
     )
     # A shard that stopped at its own failure ran every lower index of its share; one that
     # did not fail ran its whole share.  Below the lowest failure, every index is there.
-    first = _lowest_failure({i: r for i, r in done.items() if i < cfg.schedules})
+    first = done.lowest_failure(below=cfg.schedules)
     upto = first if first is not None else cfg.schedules - 1
     absent = [i for i in range(upto + 1) if i not in done]
     if absent:
