@@ -614,6 +614,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         run_timeout_s=args.run_timeout,
         shard=shard,
         time_budget_s=_duration(args.time_budget) if args.time_budget is not None else None,
+        cluster=args.cluster,
     )
     show = sys.stderr.isatty() and not args.quiet and not args.json
     bars = _Bars(show, spec.label)
@@ -1136,6 +1137,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, help="worker processes (default: number of cores)")
     s.add_argument("--out", metavar="FILE.jsonl", help="stream results to a JSONL file")
     s.add_argument("--html", metavar="REPORT.html", help="also write an HTML report")
+    s.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the schedules on Dask: local:N (a local cluster of N workers) or "
+        "tcp://HOST:8786 (needs pcptrio[dask])",
+    )
     s.add_argument(
         "--time-budget",
         metavar="DURATION",

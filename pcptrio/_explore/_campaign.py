@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import array
 import concurrent.futures as cf
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -52,6 +53,7 @@ from .._core import (
     unpack_decisions,
 )
 from .._version import __version__
+from ._cluster import check_cluster, cluster_executor, run_checked
 from ._run import RunSpec, run_spec_async, run_timeout_here, spec_from_json
 from ._verdict import OUTCOMES, campaign_verdict
 from ._workers import check_jobs, worker_count, worker_pool
@@ -104,6 +106,8 @@ class CampaignConfig:
     shard: tuple[int, int] | None = None
     #: Wall seconds after which no new schedule starts (the result says what was searched).
     time_budget_s: float | None = None
+    #: ``local:N`` or a Dask scheduler address: run the chunks there (``_cluster``).
+    cluster: str | None = None
 
     def validate(self) -> CampaignConfig:
         if self.scheduler not in SCHEDULERS:
@@ -120,6 +124,10 @@ class CampaignConfig:
             raise BadInput(f"switch_p must be within [0, 1], got {self.switch_p}")
         if self.max_preemptions < 0:
             raise BadInput("max_preemptions must be >= 0")
+        if self.cluster is not None:
+            check_cluster(self.cluster)
+            if self.scheduler == "dfs":
+                raise BadInput("the dfs scheduler searches in one process: no --cluster")
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise BadInput(f"the time budget must be positive, got {self.time_budget_s}")
         if self.shard is not None:
@@ -749,7 +757,7 @@ def explore(
         total = cfg.schedules
         if progress is not None:
             progress(len(sink.done), total)
-        if cfg.jobs == 1 or len(todo) <= 1:
+        if cfg.cluster is None and (cfg.jobs == 1 or len(todo) <= 1):
             # One chunk, in order: it stops at the first failure itself (todo holds no index
             # past a failure already recorded), and each record reaches the sink as its
             # schedule ends, so an interrupted campaign keeps every schedule it finished.
@@ -793,13 +801,12 @@ def _parallel(
     first_fail: int | None,
     progress: Callable[[int, int], None] | None,
 ) -> int | None:
-    size = max(1, min(8, len(todo) // (cfg.jobs * 4) or 1))
-    chunks = list(_chunks(todo, size))
-    # Left by an exception (Ctrl-C), the pool kills its workers: a chunk is recorded whole
-    # or not at all, so an interrupted schedule never reaches the sink.
-    with worker_pool(worker_count(cfg.jobs, len(chunks))) as pool:
+    with _executor(cfg, len(todo)) as (pool, workers):
+        size = max(1, min(8, len(todo) // (workers * 4) or 1))
+        chunks = list(_chunks(todo, size))
         pending: dict[cf.Future[list[dict[str, Any]]], list[int]] = {}
         it = iter(chunks)
+        fp = code_fingerprint()
 
         def submit() -> bool:
             deadline = cdict.get("deadline")
@@ -808,18 +815,28 @@ def _parallel(
             for chunk in it:
                 if first_fail is not None and chunk[0] > first_fail:
                     continue
-                pending[pool.submit(_run_chunk, spec_json, cdict, chunk, k)] = chunk
+                if cfg.cluster is None:
+                    fut = pool.submit(_run_chunk, spec_json, cdict, chunk, k)
+                else:
+                    fut = pool.submit(run_checked, fp, _run_chunk, spec_json, cdict, chunk, k)
+                pending[fut] = chunk
                 return True
             return False
 
-        for _ in range(cfg.jobs * 2):
+        for _ in range(workers * 2):
             if not submit():
                 break
         while pending:
             done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 pending.pop(fut)
-                for rec in fut.result():
+                try:
+                    recs = fut.result()
+                except Exception as exc:
+                    if cfg.cluster is None:
+                        raise
+                    raise BadInput(f"a chunk failed on the cluster {cfg.cluster}: {exc}") from None
+                for rec in recs:
                     sink.add(rec)
                     if "signature" in rec and cfg.stop_at_first:
                         i = rec["index"]
@@ -832,6 +849,18 @@ def _parallel(
                     if chunk[0] > first_fail and fut.cancel():
                         pending.pop(fut)
     return first_fail
+
+
+@contextlib.contextmanager
+def _executor(cfg: CampaignConfig, tasks: int) -> Iterator[tuple[cf.Executor, int]]:
+    """The local process pool (left by an exception, it kills its workers: a chunk is
+    recorded whole or not at all) or the Dask cluster's executor, and its worker count."""
+    if cfg.cluster is not None:
+        with cluster_executor(cfg.cluster) as (ex, n):
+            yield ex, n
+        return
+    with worker_pool(worker_count(cfg.jobs, tasks)) as pool:
+        yield pool, cfg.jobs
 
 
 def _result(cfg: CampaignConfig, done: _Done, spec_json: dict[str, Any]) -> CampaignResult:

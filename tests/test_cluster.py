@@ -1,0 +1,68 @@
+"""Campaigns on Dask (``--cluster``): the same answer as one process and the local pool,
+on an in-process cluster and on worker processes; workers running other code are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcptrio import BadInput
+from pcptrio._explore import CampaignConfig, explore, make_run_spec
+
+distributed = pytest.importorskip("distributed")
+
+
+def _cfg(**kw: object) -> CampaignConfig:
+    spec = make_run_spec("shared-mask-race", "wq-rfc", {"cpus": 2})
+    return CampaignConfig(spec, schedules=30, seed=3, **kw)  # type: ignore[arg-type]
+
+
+def _answer(cfg: CampaignConfig) -> tuple[object, ...]:
+    res = explore(cfg)
+    f = res.failure
+    return (res.verdict, res.outcomes, res.probes, f.index if f else None, f.token if f else None)
+
+
+@pytest.fixture(scope="module")
+def inproc_address() -> object:
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+def test_same_answer_everywhere(inproc_address: str) -> None:
+    one = _answer(_cfg(jobs=1))
+    assert one[0] == "found"
+    assert _answer(_cfg(jobs=2)) == one
+    assert _answer(_cfg(cluster=inproc_address)) == one  # an existing cluster, in-process
+    assert _answer(_cfg(cluster="local:2")) == one  # a LocalCluster of worker processes
+
+
+def test_not_found_cell_and_budget_counts(inproc_address: str) -> None:
+    spec = make_run_spec("shared-mask-race", "wq-4.11", {"cpus": 2})
+    base = explore(CampaignConfig(spec, schedules=25, seed=1, jobs=1))
+    there = explore(CampaignConfig(spec, schedules=25, seed=1, cluster=inproc_address))
+    assert there.verdict == base.verdict == "not-found"
+    assert there.outcomes == base.outcomes and there.schedules_run == 25
+
+
+def test_workers_running_other_code_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pcptrio._explore._campaign as campaign
+
+    monkeypatch.setattr(campaign, "code_fingerprint", lambda: "0.0.0+driver")
+    with pytest.raises(BadInput, match="pcptrio code mismatch"):
+        explore(_cfg(cluster="local:1"))
+
+
+@pytest.mark.parametrize(
+    ("cluster", "message"),
+    [
+        ("local:0", "1 <= N <= 256"),
+        ("somewhere", "local:N or a scheduler address"),
+        ("tcp://127.0.0.1:1", "cannot reach the Dask scheduler"),
+    ],
+)
+def test_bad_clusters(cluster: str, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        explore(_cfg(cluster=cluster))
