@@ -49,6 +49,7 @@ from ._explore import (
     campaign_verdict,
     make_run_spec,
     merge_campaign,
+    merge_matrix,
     run_bench,
     run_campaign,
     run_matrix,
@@ -586,12 +587,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
                 "process and keeps no schedule file (use random, pct or portfolio for a "
                 "campaign streamed to a file or spread over processes)"
             )
-    shard = None
-    if args.shard is not None:
-        m = re.fullmatch(r"(\d+)/(\d+)", args.shard)
-        if m is None:
-            raise BadInput(f"--shard expects K/N (for example 0/4), got {args.shard!r}")
-        shard = (int(m.group(1)), int(m.group(2)))
+    shard = _shard_arg(args.shard)
+    if shard is not None:
         if not (args.out or args.resume):
             raise BadInput("--shard writes its schedules for `pcptrio merge`: give --out FILE")
         if args.all:
@@ -645,8 +642,11 @@ def cmd_explore(args: argparse.Namespace) -> int:
 def _matrix_text(res: MatrixResult) -> str:
     headers = ["hazard", *res.designs]
     rows = []
+    have = {(c.scenario, c.design): c for c in res.cells}
     for h, s in res.hazards:
-        rows.append([f"{h} {s}", *[res.cell(s, d).symbol for d in res.designs]])
+        rows.append(
+            [f"{h} {s}", *[have[s, d].symbol if (s, d) in have else "" for d in res.designs]]
+        )
     lines = [
         render_table(headers, rows),
         "",
@@ -700,7 +700,19 @@ def _split(v: str | None) -> list[str] | None:
     return [x.strip() for x in v.split(",") if x.strip()]
 
 
+def _shard_arg(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    m = re.fullmatch(r"(\d+)/(\d+)", text)
+    if m is None:
+        raise BadInput(f"--shard expects K/N (for example 0/4), got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
 def cmd_matrix(args: argparse.Namespace) -> int:
+    shard = _shard_arg(args.shard)
+    if shard is not None and not args.out:
+        raise BadInput("--shard writes its cells for `pcptrio merge`: give --out FILE.json")
     designs = _split(args.designs)
     for d in designs or []:
         resolve_design(d)
@@ -729,6 +741,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             shrink_failures=not args.no_shrink,
             progress=lambda c, done, total: bars.update(done, total),
             run_timeout_s=args.run_timeout,
+            shard=shard,
+            cluster=args.cluster,
         )
     finally:
         bars.stop()
@@ -906,7 +920,27 @@ def cmd_describe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _is_matrix_file(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    return head[:1] == b"{" and not head.startswith(b'{"campaign"')
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
+    if all(_is_matrix_file(f) for f in args.files):
+        mres = merge_matrix(args.files)
+        mdata = mres.to_json()
+        if args.out:
+            write_file(args.out, json.dumps(mdata, indent=2, sort_keys=True) + "\n", args.force)
+        if args.html:
+            write_file(args.html, html_report(mdata, title="pcptrio matrix"), args.force)
+        _emit(args, mdata, f"merged {len(args.files)} matrix shards\n" + _matrix_text(mres))
+        if any(c.verdict == "inconclusive" for c in mres.cells):
+            return EXIT_INCONCLUSIVE
+        return EXIT_FOUND if any(c.verdict == "found" for c in mres.cells) else EXIT_OK
     show = sys.stderr.isatty() and not args.quiet and not args.json
     bars = _Bars(show, "merge")
     t0 = time.perf_counter()
@@ -1192,6 +1226,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--depth", type=int, help="PCT depth (pct, portfolio; default 3)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-shrink", action="store_true")
+    s.add_argument("--shard", metavar="K/N", help="run only cells i mod N = K, into --out")
+    s.add_argument(
+        "--cluster", metavar="ADDRESS", help="run the cells on Dask: local:N or tcp://HOST:8786"
+    )
     s.add_argument("--out", metavar="FILE.json", help="also write the JSON to a file")
     s.add_argument("--html", metavar="REPORT.html", help="also write an HTML report")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -1219,7 +1257,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "merge", help="combine the JSONL files of `explore --shard K/N` runs into one answer"
     )
-    s.add_argument("files", nargs="+", help="the N shard files (explore --shard K/N --out F)")
+    s.add_argument(
+        "files",
+        nargs="+",
+        help="the N shard files (explore --shard K/N --out F.jsonl, or matrix --shard K/N "
+        "--out F.json)",
+    )
+    s.add_argument("--out", metavar="FILE.json", help="also write a merged matrix's JSON")
     s.add_argument("--no-shrink", action="store_true")
     s.add_argument("--shrink-budget", type=int, default=60)
     s.add_argument("--allow-import", action="store_true", help="import a user design's module")

@@ -66,3 +66,14 @@ def test_workers_running_other_code_are_refused(monkeypatch: pytest.MonkeyPatch)
 def test_bad_clusters(cluster: str, message: str) -> None:
     with pytest.raises(BadInput, match=message):
         explore(_cfg(cluster=cluster))
+
+
+def test_matrix_on_a_cluster(inproc_address: str) -> None:
+    from pcptrio._explore import run_matrix
+
+    kw = {"budget": 6, "shrink_failures": False}
+    here = run_matrix(["wq-rfc", "wq-4.11"], ["shared-mask-race"], jobs=1, **kw)  # type: ignore[arg-type]
+    there = run_matrix(["wq-rfc", "wq-4.11"], ["shared-mask-race"], cluster=inproc_address, **kw)  # type: ignore[arg-type]
+    assert [(c.design, c.verdict, c.token) for c in here.cells] == [
+        (c.design, c.verdict, c.token) for c in there.cells
+    ]

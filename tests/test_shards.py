@@ -134,3 +134,26 @@ def test_time_budget_cli(capsys: pytest.CaptureFixture[str]) -> None:
         assert "--time-budget expects a duration" in line
     rc, out, _ = cli(capsys, *base, "--schedules", "100000", "--time-budget", "1s")
     assert rc == 0 and "the time budget ran out" in out
+
+
+def test_matrix_shards_merge_to_the_whole_matrix(
+    capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    base = ["matrix", "--hazards", "H3,H13", "--designs", "wq-rfc,wq-4.11", "--no-shrink"]
+    files = []
+    for k in range(3):
+        f = tmp_path / f"m{k}.json"
+        rc, _, _ = cli(capsys, *base, "--quiet", "--shard", f"{k}/3", "--out", str(f))
+        files.append(str(f))
+    whole = tmp_path / "whole.json"
+    cli(capsys, *base, "--quiet", "--out", str(whole))
+    merged = tmp_path / "merged.json"
+    rc, out, _ = cli(capsys, "merge", *files, "--out", str(merged))
+    assert rc == 1 and out.startswith("merged 3 matrix shards")
+    a, b = json.loads(whole.read_text()), json.loads(merged.read_text())
+    assert [(c["scenario"], c["design"], c["verdict"], c["token"]) for c in a["cells"]] == [
+        (c["scenario"], c["design"], c["verdict"], c["token"]) for c in b["cells"]
+    ]
+    line = assert_bad_input(*cli(capsys, "merge", *files[:2]))
+    assert "missing 2/3" in line
+    assert "--out" in assert_bad_input(*cli(capsys, *base, "--shard", "0/2"))

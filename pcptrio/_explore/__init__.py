@@ -17,6 +17,7 @@ from ._campaign import merge_shards as merge_shards
 from ._campaign import schedule_seed as schedule_seed
 from ._matrix import Cell as Cell
 from ._matrix import MatrixResult as MatrixResult
+from ._matrix import merge_matrix as merge_matrix
 from ._matrix import run_matrix as run_matrix
 from ._run import RunSpec as RunSpec
 from ._run import make_run_spec as make_run_spec

@@ -16,7 +16,9 @@ spread.  Wall-clock time is reported on the side, never in the JSON.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import os
+import pathlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,12 +33,13 @@ from .._scenarios import (
     parse_scenario,
     resolve_scenario,
 )
-from ._campaign import CampaignConfig
+from ._campaign import CampaignConfig, code_fingerprint
+from ._cluster import check_cluster, cluster_executor, run_checked
 from ._run import make_run_spec, run_timeout_here
 from ._search import run_campaign
 from ._workers import check_jobs, worker_count, worker_pool
 
-__all__ = ["Cell", "MatrixResult", "run_matrix"]
+__all__ = ["Cell", "MatrixResult", "merge_matrix", "run_matrix"]
 
 
 @attrs.frozen
@@ -84,6 +87,9 @@ class MatrixResult:
     seed: int
     scheduler: str
     cpus: int | None
+    #: ``(K, N)`` of a sharded run (``run_matrix(shard=...)``): its cells are the tasks
+    #: ``i % N == K`` of the hazards × designs list; ``merge_matrix`` joins the N results.
+    shard: tuple[int, int] | None = None
 
     def cell(self, scenario: str, design: str) -> Cell:
         for c in self.cells:
@@ -99,6 +105,8 @@ class MatrixResult:
             "scheduler": self.scheduler,
             "cpus": self.cpus,
             "cells": [c.to_json() for c in self.cells],
+            "code": code_fingerprint(),
+            **({"shard": list(self.shard)} if self.shard is not None else {}),
         }
 
 
@@ -191,6 +199,8 @@ def run_matrix(
     shrink_budget: int = 40,
     progress: Callable[[Cell, int, int], None] | None = None,
     run_timeout_s: float | None = None,
+    shard: tuple[int, int] | None = None,
+    cluster: str | None = None,
 ) -> MatrixResult:
     """Explore every hazard × design; ``progress(cell, done, total)`` after each cell.
 
@@ -212,13 +222,34 @@ def run_matrix(
             params["cpus"] = max(cpus, s.min_cpus)
         for ref in refs:
             tasks.append((_scenario_ref(s), ref, params))
+    if shard is not None:
+        k, n = shard
+        if not (n >= 1 and 0 <= k < n):
+            raise BadInput(f"a shard is K/N with 0 <= K < N, got {k}/{n}")
+        tasks = [t for i, t in enumerate(tasks) if i % n == k]
+    if cluster is not None:
+        check_cluster(cluster)
     jobs = jobs or os.cpu_count() or 1
     check_jobs(jobs)
     guard = run_timeout_here(run_timeout_s)  # resolved here: workers do not see the context
     jobs = worker_count(jobs, len(tasks))
     cells: list[Cell | None] = [None] * len(tasks)
     args = (budget, seed, scheduler, depth, shrink_failures, shrink_budget, guard)
-    if jobs == 1:
+    if cluster is not None:
+        fp = code_fingerprint()
+        with cluster_executor(cluster) as (ex, _workers):
+            futs = {
+                ex.submit(run_checked, fp, _cell_task, s_name, dd, params, *args): i
+                for i, (s_name, dd, params) in enumerate(tasks)
+            }
+            for done, fut in enumerate(cf.as_completed(futs), start=1):
+                try:
+                    cell = cells[futs[fut]] = fut.result()
+                except Exception as exc:
+                    raise BadInput(f"a cell failed on the cluster {cluster}: {exc}") from None
+                if progress is not None:
+                    progress(cell, done, len(tasks))
+    elif jobs == 1:
         for i, (s_name, dd, params) in enumerate(tasks):
             cell = cells[i] = _cell_task(s_name, dd, params, *args)
             if progress is not None:
@@ -240,4 +271,49 @@ def run_matrix(
         seed,
         scheduler,
         cpus,
+        shard,
+    )
+
+
+def merge_matrix(paths: Sequence[str | os.PathLike[str]]) -> MatrixResult:
+    """Join the JSON results of the N shards of one ``run_matrix`` (``--shard K/N``) into the
+    whole matrix; refuses results of different runs (designs, hazards, seed, scheduler, CPU
+    count or pcptrio code) and sets that are not exactly the N shards."""
+    results: list[dict[str, Any]] = []
+    for p in paths:
+        try:
+            data = json.loads(pathlib.Path(p).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise BadInput(f"{p}: not a readable matrix result ({exc})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+            raise BadInput(f"{p}: not a `pcptrio matrix --out` result")
+        results.append(data)
+    keys = ("designs", "hazards", "seed", "scheduler", "cpus", "code")
+    for p, d in zip(paths, results, strict=True):
+        differ = [k for k in keys if d.get(k) != results[0].get(k)]
+        if differ:
+            raise BadInput(f"{p} is a shard of a different matrix run ({', '.join(differ)})")
+    shards = [tuple(d.get("shard") or ()) for d in results]
+    if any(len(sh) != 2 for sh in shards) or len({sh[1] for sh in shards}) != 1:
+        raise BadInput("merge takes the results of `matrix --shard K/N` runs of one split")
+    n = shards[0][1]
+    ks = sorted(sh[0] for sh in shards)
+    if ks != list(range(n)):
+        missing = sorted(set(range(n)) - set(ks))
+        raise BadInput(
+            f"merge needs each of the {n} shards once: "
+            + (f"missing {', '.join(f'{k}/{n}' for k in missing)}" if missing else "a shard twice")
+        )
+    first = results[0]
+    order = [(h["scenario"], d) for h in first["hazards"] for d in first["designs"]]
+    by_key = {(c["scenario"], c["design"]): c for d in results for c in d["cells"]}
+    if set(by_key) != set(order):
+        raise BadInput("the shards' cells do not make up the matrix their headers describe")
+    return MatrixResult(
+        tuple(first["designs"]),
+        tuple((h["hazard"], h["scenario"]) for h in first["hazards"]),
+        tuple(Cell(**by_key[k]) for k in order),
+        first["seed"],
+        first["scheduler"],
+        first["cpus"],
     )
