@@ -478,6 +478,8 @@ def _run_many(jobs: Iterable[Callable[[], Awaitable[bool]]]) -> None:
 
 
 _CODE = {name: k + 1 for k, name in enumerate(OUTCOMES)}
+#: Seconds of work per chunk sent to a Dask cluster.
+CLUSTER_CHUNK_S = 1.0
 
 
 class _Done:
@@ -803,6 +805,14 @@ def _parallel(
 ) -> int | None:
     with _executor(cfg, len(todo)) as (pool, workers):
         size = max(1, min(8, len(todo) // (workers * 4) or 1))
+        if cfg.cluster is not None:
+            # A Dask task costs milliseconds of scheduling and cannot be cancelled once it
+            # runs: chunks of about a second of work (one schedule timed here, on the
+            # driver), but never so few that a worker idles.
+            t0 = time.perf_counter()
+            _run_chunk(spec_json, {**cdict, "deadline": None}, [todo[0]], k)
+            per = max(time.perf_counter() - t0, 1e-4)
+            size = max(1, min(round(CLUSTER_CHUNK_S / per), len(todo) // (workers * 2) or 1))
         chunks = list(_chunks(todo, size))
         pending: dict[cf.Future[list[dict[str, Any]]], list[int]] = {}
         it = iter(chunks)
