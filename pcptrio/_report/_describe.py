@@ -63,6 +63,14 @@ def _verdict_lines(cells: list[dict[str, Any]], label: str) -> list[str]:
     return out
 
 
+def _from_matrix(
+    mine: list[dict[str, Any]], source: str | None, absent: str, label: str
+) -> list[str]:
+    if not mine:
+        return [f"from {source}: {absent} in this matrix"]
+    return [f"from {source}:", *("  " + x for x in _verdict_lines(mine, label))]
+
+
 def describe_design(
     d: DrainDesign, cells: list[dict[str, Any]] | None, source: str | None
 ) -> tuple[dict[str, Any], str]:
@@ -100,11 +108,7 @@ def describe_design(
     else:
         mine = [c for c in cells if c["design"] == d.name]
         data["rows"] = {f"{c['hazard']} {c['scenario']}": c["verdict"] for c in mine}
-        if not mine:
-            lines.append(f"from {source}: no column {d.name!r} in this matrix")
-        else:
-            lines.append(f"from {source}:")
-            lines += ["  " + x for x in _verdict_lines(mine, "rows")]
+        lines += _from_matrix(mine, source, f"no column {d.name!r}", "rows")
     return data, "\n".join(lines).rstrip()
 
 
@@ -148,9 +152,5 @@ def describe_hazard(
     else:
         mine = [c for c in cells if c["scenario"] == s.name]
         data["designs"] = {str(c["design"]): c["verdict"] for c in mine}
-        if not mine:
-            lines.append(f"from {source}: no row {s.name!r} in this matrix")
-        else:
-            lines.append(f"from {source}:")
-            lines += ["  " + x for x in _verdict_lines(mine, "designs")]
+        lines += _from_matrix(mine, source, f"no row {s.name!r}", "designs")
     return data, "\n".join(lines).rstrip()

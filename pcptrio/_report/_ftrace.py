@@ -105,14 +105,9 @@ def _event(event: str, f: dict[str, Any], funcs: dict[str, str]) -> tuple[str, s
         )
     if event == "work_queued" and not f.get("delayed"):
         return "workqueue_activate_work", f"work struct {_addr(str(f.get('work')))}"
-    if event == "work_start":
-        return "workqueue_execute_start", (
-            f"work struct {_addr(str(f.get('work')))}: function {f.get('func')}"
-        )
-    if event == "work_end":
-        return "workqueue_execute_end", (
-            f"work struct {_addr(str(f.get('work')))}: function {f.get('func')}"
-        )
+    if event in ("work_start", "work_end"):
+        name = "workqueue_execute_start" if event == "work_start" else "workqueue_execute_end"
+        return name, f"work struct {_addr(str(f.get('work')))}: function {f.get('func')}"
     if event == "irq_raise":
         return "ipi_raise", f"target_mask={f.get('target')} (Function call interrupts)"
     if event == "rmqueue_bulk":
@@ -120,10 +115,9 @@ def _event(event: str, f: dict[str, Any], funcs: dict[str, str]) -> tuple[str, s
             f"order=0 percpu_refill=1 cpu={f.get('target')} zone={f.get('zone')} "
             f"pages={f.get('pages')}"
         )
-    if event == "pcp_alloc":
-        return "mm_page_alloc", f"pfn=0x{int(f.get('pfn', 0)):x} order=0 zone={f.get('zone')}"
-    if event == "pcp_free":
-        return "mm_page_free", f"pfn=0x{int(f.get('pfn', 0)):x} order=0 zone={f.get('zone')}"
+    if event in ("pcp_alloc", "pcp_free"):
+        name = "mm_page_alloc" if event == "pcp_alloc" else "mm_page_free"
+        return name, f"pfn=0x{int(f.get('pfn', 0)):x} order=0 zone={f.get('zone')}"
     if event == "pcp_bulk_free":
         return "mm_page_pcpu_drain", (
             f"cpu={f.get('target')} zone={f.get('zone')} pages={f.get('freed')}"
