@@ -743,6 +743,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             run_timeout_s=args.run_timeout,
             shard=shard,
             cluster=args.cluster,
+            time_budget_s=_duration(args.time_budget) if args.time_budget is not None else None,
         )
     finally:
         bars.stop()
@@ -1227,6 +1228,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-shrink", action="store_true")
     s.add_argument("--shard", metavar="K/N", help="run only cells i mod N = K, into --out")
+    s.add_argument(
+        "--time-budget",
+        metavar="DURATION",
+        help="start no cell after this long (90s, 15m, 2h); cells not run are inconclusive",
+    )
     s.add_argument(
         "--cluster", metavar="ADDRESS", help="run the cells on Dask: local:N or tcp://HOST:8786"
     )

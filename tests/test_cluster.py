@@ -3,6 +3,8 @@ on an in-process cluster and on worker processes; workers running other code are
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
 from pcptrio import BadInput
@@ -77,3 +79,31 @@ def test_matrix_on_a_cluster(inproc_address: str) -> None:
     assert [(c.design, c.verdict, c.token) for c in here.cells] == [
         (c.design, c.verdict, c.token) for c in there.cells
     ]
+
+
+def test_an_interrupted_campaign_resumes_against_the_cluster(
+    inproc_address: str, tmp_path: pathlib.Path
+) -> None:
+    """Kill the driver mid-campaign (a KeyboardInterrupt from its progress callback): the
+    file keeps every schedule it recorded, and resuming against the cluster runs only what
+    is missing and ends with the uninterrupted campaign's answer."""
+    spec = make_run_spec("shared-mask-race", "wq-4.11", {"cpus": 2})
+    cfg = CampaignConfig(spec, schedules=60, seed=4, cluster=inproc_address)
+    out = tmp_path / "c.jsonl"
+
+    def bail(done: int, total: int) -> None:
+        if done >= 20:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        explore(cfg, out=out, progress=bail)
+    kept = len(out.read_text().splitlines()) - 1
+    assert 20 <= kept < 60
+    resumed = explore(cfg, out=out, resume=True)
+    whole = explore(CampaignConfig(spec, schedules=60, seed=4, jobs=1))
+    assert resumed.resumed == kept  # loaded, not run again
+    assert (resumed.verdict, resumed.outcomes, resumed.schedules_run) == (
+        whole.verdict,
+        whole.outcomes,
+        whole.schedules_run,
+    )

@@ -157,3 +157,14 @@ def test_matrix_shards_merge_to_the_whole_matrix(
     line = assert_bad_input(*cli(capsys, "merge", *files[:2]))
     assert "missing 2/3" in line
     assert "--out" in assert_bad_input(*cli(capsys, *base, "--shard", "0/2"))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_matrix_time_budget_marks_the_cells_it_did_not_start(jobs: int) -> None:
+    from pcptrio._explore import run_matrix
+
+    res = run_matrix(None, None, jobs=jobs, shrink_failures=False, time_budget_s=2.0)
+    run = [c for c in res.cells if c.why != "not run: the time budget ran out"]
+    skipped = [c for c in res.cells if c.why == "not run: the time budget ran out"]
+    assert run and skipped and len(res.cells) == 144
+    assert all(c.verdict == "inconclusive" and c.schedules == 0 for c in skipped)

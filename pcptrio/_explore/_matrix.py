@@ -19,6 +19,7 @@ import concurrent.futures as cf
 import json
 import os
 import pathlib
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -201,6 +202,7 @@ def run_matrix(
     run_timeout_s: float | None = None,
     shard: tuple[int, int] | None = None,
     cluster: str | None = None,
+    time_budget_s: float | None = None,
 ) -> MatrixResult:
     """Explore every hazard × design; ``progress(cell, done, total)`` after each cell.
 
@@ -216,17 +218,23 @@ def run_matrix(
     # registered twice under one name.
     refs = [design_ref(d) for d in ds]
     tasks: list[tuple[str | dict[str, Any], str, dict[str, Any]]] = []
+    meta: list[tuple[str, str, str]] = []  # (hazard, scenario, design) of each task
     for s in hs:
         params: dict[str, Any] = {}
         if cpus is not None:
             params["cpus"] = max(cpus, s.min_cpus)
-        for ref in refs:
+        for ref, d in zip(refs, ds, strict=True):
             tasks.append((_scenario_ref(s), ref, params))
+            meta.append((s.hazard or "-", s.name, d.name))
     if shard is not None:
         k, n = shard
         if not (n >= 1 and 0 <= k < n):
             raise BadInput(f"a shard is K/N with 0 <= K < N, got {k}/{n}")
         tasks = [t for i, t in enumerate(tasks) if i % n == k]
+        meta = [t for i, t in enumerate(meta) if i % n == k]
+    if time_budget_s is not None and not time_budget_s > 0:
+        raise BadInput(f"the time budget must be positive, got {time_budget_s}")
+    deadline = time.monotonic() + time_budget_s if time_budget_s is not None else None
     if cluster is not None:
         check_cluster(cluster)
     jobs = jobs or os.cpu_count() or 1
@@ -235,35 +243,34 @@ def run_matrix(
     jobs = worker_count(jobs, len(tasks))
     cells: list[Cell | None] = [None] * len(tasks)
     args = (budget, seed, scheduler, depth, shrink_failures, shrink_budget, guard)
+
+    def record(i: int, cell: Cell) -> None:
+        cells[i] = cell
+        if progress is not None:
+            progress(cell, sum(c is not None for c in cells), len(tasks))
+
     if cluster is not None:
         fp = code_fingerprint()
         with cluster_executor(cluster) as (ex, _workers):
-            futs = {
-                ex.submit(run_checked, fp, _cell_task, s_name, dd, params, *args): i
-                for i, (s_name, dd, params) in enumerate(tasks)
-            }
-            for done, fut in enumerate(cf.as_completed(futs), start=1):
-                try:
-                    cell = cells[futs[fut]] = fut.result()
-                except Exception as exc:
-                    raise BadInput(f"a cell failed on the cluster {cluster}: {exc}") from None
-                if progress is not None:
-                    progress(cell, done, len(tasks))
+            _pooled(
+                lambda t: ex.submit(run_checked, fp, _cell_job, t, args),
+                tasks,
+                deadline,
+                record,
+                f"a cell failed on the cluster {cluster}",
+            )
     elif jobs == 1:
         for i, (s_name, dd, params) in enumerate(tasks):
-            cell = cells[i] = _cell_task(s_name, dd, params, *args)
-            if progress is not None:
-                progress(cell, i + 1, len(tasks))
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            record(i, _cell_task(s_name, dd, params, *args))
     else:
         with worker_pool(jobs) as pool:
-            futs = {
-                pool.submit(_cell_task, s_name, dd, params, *args): i
-                for i, (s_name, dd, params) in enumerate(tasks)
-            }
-            for done, fut in enumerate(cf.as_completed(futs), start=1):
-                cell = cells[futs[fut]] = fut.result()
-                if progress is not None:
-                    progress(cell, done, len(tasks))
+            _pooled(lambda t: pool.submit(_cell_job, t, args), tasks, deadline, record, None)
+    for i, c in enumerate(cells):
+        if c is None:  # never started: the time budget ran out first
+            hz, sc, dn = meta[i]
+            cells[i] = Cell(hz, sc, dn, "inconclusive", 0, why="not run: the time budget ran out")
     return MatrixResult(
         tuple(d.name for d in ds),
         tuple((s.hazard or "-", s.name) for s in hs),
@@ -273,6 +280,37 @@ def run_matrix(
         cpus,
         shard,
     )
+
+
+def _cell_job(task: tuple[Any, ...], args: tuple[Any, ...]) -> Cell:
+    """One cell in a worker (module level: the pool pickles it by name)."""
+    return _cell_task(*task, *args)
+
+
+def _pooled(
+    submit: Callable[[tuple[Any, ...]], cf.Future[Cell]],
+    tasks: list[tuple[str | dict[str, Any], str, dict[str, Any]]],
+    deadline: float | None,
+    record: Callable[[int, Cell], None],
+    on_error: str | None,
+) -> None:
+    """Run the cells on an executor; past ``deadline`` the cells not started are cancelled
+    (those running finish)."""
+    futs = {submit(t): i for i, t in enumerate(tasks)}
+    pending = set(futs)
+    while pending:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        done, pending = cf.wait(pending, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        for fut in done:
+            try:
+                cell = fut.result()
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                raise BadInput(f"{on_error}: {exc}") from None
+            record(futs[fut], cell)
+        if deadline is not None and time.monotonic() > deadline:
+            pending = {f for f in pending if not f.cancel()}
 
 
 def merge_matrix(paths: Sequence[str | os.PathLike[str]]) -> MatrixResult:
