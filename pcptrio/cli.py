@@ -596,8 +596,6 @@ def cmd_explore(args: argparse.Namespace) -> int:
     spec = _spec(args)
     view = _view(args, int(spec.params["cpus"]))
     out = args.resume or args.out
-    if args.out and args.force and pathlib.Path(args.out).exists():
-        pathlib.Path(args.out).unlink()
     cfg = CampaignConfig(
         spec,
         scheduler=args.scheduler,
@@ -621,6 +619,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
             cfg,
             out=out,
             resume=bool(args.resume),
+            # replaced only once the settings are valid: a refused run leaves the file alone
+            replace=bool(args.out and args.force),
             progress=bars.update,
             # a shard's failure is shrunk by `merge`, once the lowest failing index is known
             shrink_budget=0 if args.no_shrink or shard is not None else args.shrink_budget,

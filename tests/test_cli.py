@@ -509,6 +509,9 @@ def test_explore_out_and_resume(capsys: pytest.CaptureFixture[str], tmp_path: pa
     line = assert_bad_input(*cli(capsys, *EXPLORE_CLEAN, "--schedules", "5", "--out", str(f)))
     assert str(f) in line and "--resume" in line
     assert f.read_text().splitlines() == lines
+    # --force with a refused setting keeps the file
+    assert_bad_input(*cli(capsys, *EXPLORE_CLEAN, "--switch-p", "2", "--out", str(f), "--force"))
+    assert f.read_text().splitlines() == lines
     rc, forced = cli_json(
         capsys, *EXPLORE_CLEAN, "--schedules", "5", "--out", str(f), "--force", "--json"
     )

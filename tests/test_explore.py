@@ -95,6 +95,37 @@ def test_resume_refuses_a_file_from_another_campaign(tmp_path: pathlib.Path) -> 
     assert path.read_text() == before
 
 
+def test_replace_keeps_the_old_file_until_the_campaign_has_a_record(
+    tmp_path: pathlib.Path,
+) -> None:
+    """``replace`` (the CLI's --force) takes the file over with the first record: a campaign
+    that fails before one leaves the old file, and no temporary file behind."""
+    path = tmp_path / "c.jsonl"
+    path.write_text("my notes\n")
+    cfg = _cfg("shared-mask-race", "wq-4.11", schedules=4, seed=1, stop_at_first=False)
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_once(done: int, total: int) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        explore(cfg, out=path, replace=True, progress=kill_at_once)
+    assert path.read_text() == "my notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl"]
+
+    def kill_after_two(done: int, total: int) -> None:
+        if done >= 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        explore(cfg, out=path, replace=True, progress=kill_after_two)
+    assert len(path.read_text().splitlines()) == 1 + 2  # replaced, and resumable
+    assert explore(cfg, out=path, resume=True).to_json() == explore(cfg).to_json()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl"]
+
+
 # --------------------------------------------------------------------------- shrinking
 
 

@@ -158,6 +158,7 @@ class CampaignConfig:
             "schedules": self.schedules,
             "seed": self.seed,
             **({"shard": list(self.shard)} if self.shard is not None else {}),
+            "stop_at_first": self.stop_at_first,
             "code": code_fingerprint(),
         }
 
@@ -290,9 +291,15 @@ class CampaignResult:
             d += f" [shard {c.shard[0]}/{c.shard[1]}]"
         if self.failure is not None:
             f = self.failure
+            caveat = ""
+            if self.timed_out:
+                caveat = (
+                    " [the time budget ran out before every lower schedule ran: a lower "
+                    "failing schedule may exist]"
+                )
             return (
                 f"{d}: FOUND [{f.oracle}] after {self.schedules_run} {c.scheduler_label} "
-                f"schedule(s) (schedule #{f.index}): {f.message}"
+                f"schedule(s) (schedule #{f.index}){caveat}: {f.message}"
             )
         if c.scheduler == "dfs" and self.exhausted:
             searched = f"all {self.schedules_run} schedules with <= {c.max_preemptions} preemptions"
@@ -480,6 +487,8 @@ def _run_many(jobs: Iterable[Callable[[], Awaitable[bool]]]) -> None:
 _CODE = {name: k + 1 for k, name in enumerate(OUTCOMES)}
 #: Seconds of work per chunk sent to a Dask cluster.
 CLUSTER_CHUNK_S = 1.0
+#: Schedule indices a campaign file may hold (a larger one is a damaged line).
+MAX_INDEX = 1 << 32
 
 
 class _Done:
@@ -554,21 +563,31 @@ class _Sink:
     header is updated); any other setting that differs is named and refused.
     """
 
-    def __init__(self, path: pathlib.Path | None, header: dict[str, Any], resume: bool) -> None:
+    def __init__(
+        self, path: pathlib.Path | None, header: dict[str, Any], resume: bool, replace: bool
+    ) -> None:
         self.path = path
         self.done = _Done()
         #: What resuming had to say (a dropped torn line, an extended budget), one line each.
         self.notes: list[str] = []
         self._fh: Any = None
+        self._replaces: pathlib.Path | None = None  # the new file, until it replaces ``path``
         if path is None:
             return
         if resume and path.exists():
             self._resume(path, header)
             self._fh = path.open("a", encoding="utf-8")
             return
-        if path.exists() and not resume:
+        if path.exists() and not (resume or replace):
             raise BadInput(f"{path} exists; use --resume to continue it or --force to replace it")
-        self._fh = path.open("w", encoding="utf-8")
+        if path.exists():
+            # Replaced only once this campaign has something to keep (its first record, or
+            # its end): one that fails before that (a cluster out of reach, a crash) leaves
+            # the old file as it was.  The open handle follows the file through the rename.
+            self._replaces = path.with_name(f".{path.name}.{os.getpid()}.new.tmp")
+            self._fh = self._replaces.open("w", encoding="utf-8")
+        else:
+            self._fh = path.open("w", encoding="utf-8")
         self._write({"campaign": header})
 
     def _resume(self, path: pathlib.Path, header: dict[str, Any]) -> None:
@@ -588,27 +607,26 @@ class _Sink:
                 dst.write(json.dumps({"campaign": header}, sort_keys=True, separators=(",", ":")))
                 dst.write("\n")
                 lineno = 1
-                pending_bad: int | None = None
-                last_blank = True
+                bad: list[tuple[int, bool]] = []  # (line number, ended with a newline)
+                last_good = 0
                 for ln in src:
                     lineno += 1
                     if not ln.strip():
                         continue
-                    if pending_bad is not None:
-                        self.notes.append(f"{path}: dropped unreadable line {pending_bad}")
-                        pending_bad = None
                     rec = _parse_record(ln)
                     if rec is None:
-                        pending_bad = lineno
-                        last_blank = False
+                        bad.append((lineno, ln.endswith(b"\n")))
                         continue
-                    last_blank = False
+                    last_good = lineno
                     if self.done.add(rec):
                         dst.write(json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n")
-                if pending_bad is not None and not last_blank:
-                    self.notes.append(
-                        f"{path}: dropped a torn last line (that schedule runs again)"
-                    )
+                for n, ended in bad:
+                    if n > last_good and n == bad[-1][0] and not ended:
+                        self.notes.append(
+                            f"{path}: dropped a torn last line (that schedule runs again)"
+                        )
+                    else:
+                        self.notes.append(f"{path}: dropped unreadable line {n}")
                 dst.flush()
                 os.fsync(dst.fileno())
             os.replace(tmp, path)
@@ -639,11 +657,24 @@ class _Sink:
     def add(self, rec: dict[str, Any]) -> None:
         if self.done.add(rec):
             self._write(rec)
+            self._take_over()
 
-    def close(self) -> None:
+    def _take_over(self) -> None:
+        if self._replaces is not None and self.path is not None:
+            os.replace(self._replaces, self.path)
+            self._replaces = None
+
+    def close(self, completed: bool) -> None:
+        """Close the file; a replacement that recorded nothing takes over only if the
+        campaign ``completed``."""
+        if completed:
+            self._take_over()
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._replaces is not None:
+            self._replaces.unlink(missing_ok=True)
+            self._replaces = None
 
 
 def _differs(key: str, old: Any, new: Any) -> str:
@@ -663,6 +694,7 @@ def _parse_record(line: bytes) -> dict[str, Any] | None:
         isinstance(rec, dict)
         and isinstance(rec.get("index"), int)
         and not isinstance(rec.get("index"), bool)
+        and 0 <= rec["index"] < MAX_INDEX
         and rec.get("outcome") in OUTCOMES
         and isinstance(rec.get("steps"), int)
         and _consistent(rec)
@@ -721,10 +753,12 @@ def explore(
     *,
     out: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    replace: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> CampaignResult:
     """Run a campaign (see the module docstring).  ``progress(done, total)`` is called as
-    schedules finish."""
+    schedules finish.  An existing ``out`` is refused unless ``resume`` (continue it) or
+    ``replace`` (start it afresh, once the settings are known to be valid)."""
     cfg = cfg.validate()
     if cfg.scheduler == "dfs":
         if out is not None or resume or cfg.jobs > 1:
@@ -735,8 +769,10 @@ def explore(
         return _explore_dfs(cfg, progress)
     spec_json = cfg.spec.to_json()
     header = cfg.to_json()
-    sink = _Sink(pathlib.Path(out) if out is not None else None, header, resume)
+    sink = _Sink(pathlib.Path(out) if out is not None else None, header, resume, replace)
+    completed = False
     try:
+        stop_at = time.monotonic() + cfg.time_budget_s if cfg.time_budget_s is not None else None
         k = _calibrate(cfg)
         cdict: dict[str, Any] = {
             "scheduler": cfg.scheduler,
@@ -746,20 +782,22 @@ def explore(
             "stop_at_first": cfg.stop_at_first,
             # Resolved here: a worker process does not see this one's run_timeout() context.
             "run_timeout_s": run_timeout_here(cfg.run_timeout_s),
-            # CLOCK_MONOTONIC is one clock for every process of the machine.
-            "deadline": (
-                time.monotonic() + cfg.time_budget_s if cfg.time_budget_s is not None else None
-            ),
+            # CLOCK_MONOTONIC is one clock for the processes of this machine, so local
+            # workers check the deadline per schedule; a cluster's hosts have their own
+            # clocks, so there the driver alone stops submitting (chunks of about 1 s).
+            "deadline": stop_at if cfg.cluster is None else None,
         }
         loaded = set(sink.done)
         todo = [i for i in _indices(cfg) if i not in sink.done]
         first_fail = sink.done.lowest_failure() if cfg.stop_at_first else None
         if first_fail is not None:
             todo = [i for i in todo if i < first_fail]
-        total = cfg.schedules
+        total = len(_indices(cfg))
         if progress is not None:
             progress(len(sink.done), total)
-        if cfg.cluster is None and (cfg.jobs == 1 or len(todo) <= 1):
+        if not todo:
+            pass  # everything is in the file already
+        elif cfg.cluster is None and (cfg.jobs == 1 or len(todo) <= 1):
             # One chunk, in order: it stops at the first failure itself (todo holds no index
             # past a failure already recorded), and each record reaches the sink as its
             # schedule ends, so an interrupted campaign keeps every schedule it finished.
@@ -771,18 +809,21 @@ def explore(
 
             _run_chunk(spec_json, cdict, todo, k, emit)
         else:
-            first_fail = _parallel(cfg, spec_json, cdict, todo, k, sink, first_fail, progress)
+            first_fail = _parallel(
+                cfg, spec_json, cdict, todo, k, sink, first_fail, progress, stop_at
+            )
         res = _result(cfg, sink.done, spec_json)
-        deadline = cdict["deadline"]
-        if isinstance(deadline, float) and time.monotonic() > deadline:
-            wanted = [i for i in _indices(cfg) if res.failure is None or i <= res.failure.index]
+        if stop_at is not None and time.monotonic() > stop_at:
+            upto = res.failure.index if res.failure is not None and cfg.stop_at_first else None
+            wanted = [i for i in _indices(cfg) if upto is None or i <= upto]
             if any(i not in sink.done for i in wanted):
                 res = attrs.evolve(res, timed_out=True)
         first = res.failure.index if res.failure is not None and cfg.stop_at_first else None
         resumed = sum(1 for i in loaded if i < cfg.schedules and (first is None or i <= first))
+        completed = True
         return attrs.evolve(res, resumed=resumed, notes=tuple(sink.notes))
     finally:
-        sink.close()
+        sink.close(completed)
 
 
 def _indices(cfg: CampaignConfig) -> list[int]:
@@ -802,6 +843,7 @@ def _parallel(
     sink: _Sink,
     first_fail: int | None,
     progress: Callable[[int, int], None] | None,
+    stop_at: float | None,
 ) -> int | None:
     with _executor(cfg, len(todo)) as (pool, workers):
         size = max(1, min(8, len(todo) // (workers * 4) or 1))
@@ -819,8 +861,7 @@ def _parallel(
         fp = code_fingerprint()
 
         def submit() -> bool:
-            deadline = cdict.get("deadline")
-            if deadline is not None and time.monotonic() > deadline:
+            if stop_at is not None and time.monotonic() > stop_at:
                 return False
             for chunk in it:
                 if first_fail is not None and chunk[0] > first_fail:
@@ -852,7 +893,7 @@ def _parallel(
                         i = rec["index"]
                         first_fail = i if first_fail is None else min(first_fail, i)
                 if progress is not None:
-                    progress(len(sink.done), cfg.schedules)
+                    progress(len(sink.done), len(_indices(cfg)))
                 submit()
             if first_fail is not None:
                 for fut, chunk in list(pending.items()):
@@ -1010,10 +1051,11 @@ def merge_shards(
         max_preemptions=base["max_preemptions"],
         schedules=base["schedules"],
         seed=base["seed"],
+        stop_at_first=bool(base.get("stop_at_first", True)),
     )
     # A shard that stopped at its own failure ran every lower index of its share; one that
     # did not fail ran its whole share.  Below the lowest failure, every index is there.
-    first = done.lowest_failure(below=cfg.schedules)
+    first = done.lowest_failure(below=cfg.schedules) if cfg.stop_at_first else None
     upto = first if first is not None else cfg.schedules - 1
     absent = [i for i in range(upto + 1) if i not in done]
     if absent:

@@ -91,6 +91,8 @@ class MatrixResult:
     #: ``(K, N)`` of a sharded run (``run_matrix(shard=...)``): its cells are the tasks
     #: ``i % N == K`` of the hazards × designs list; ``merge_matrix`` joins the N results.
     shard: tuple[int, int] | None = None
+    #: How each cell was searched (budget, PCT depth, shrinking): shards merge only if equal.
+    search: dict[str, Any] = attrs.field(factory=dict)
 
     def cell(self, scenario: str, design: str) -> Cell:
         for c in self.cells:
@@ -107,6 +109,7 @@ class MatrixResult:
             "cpus": self.cpus,
             "cells": [c.to_json() for c in self.cells],
             "code": code_fingerprint(),
+            "search": dict(self.search),
             **({"shard": list(self.shard)} if self.shard is not None else {}),
         }
 
@@ -234,7 +237,6 @@ def run_matrix(
         meta = [t for i, t in enumerate(meta) if i % n == k]
     if time_budget_s is not None and not time_budget_s > 0:
         raise BadInput(f"the time budget must be positive, got {time_budget_s}")
-    deadline = time.monotonic() + time_budget_s if time_budget_s is not None else None
     if cluster is not None:
         check_cluster(cluster)
     jobs = jobs or os.cpu_count() or 1
@@ -251,22 +253,31 @@ def run_matrix(
 
     if cluster is not None:
         fp = code_fingerprint()
-        with cluster_executor(cluster) as (ex, _workers):
+        with cluster_executor(cluster) as (ex, workers):
             _pooled(
                 lambda t: ex.submit(run_checked, fp, _cell_job, t, args),
                 tasks,
-                deadline,
+                time_budget_s,
                 record,
                 f"a cell failed on the cluster {cluster}",
+                2 * workers,
             )
     elif jobs == 1:
+        deadline = time.monotonic() + time_budget_s if time_budget_s is not None else None
         for i, (s_name, dd, params) in enumerate(tasks):
             if deadline is not None and time.monotonic() > deadline:
                 break
             record(i, _cell_task(s_name, dd, params, *args))
     else:
         with worker_pool(jobs) as pool:
-            _pooled(lambda t: pool.submit(_cell_job, t, args), tasks, deadline, record, None)
+            _pooled(
+                lambda t: pool.submit(_cell_job, t, args),
+                tasks,
+                time_budget_s,
+                record,
+                None,
+                jobs,
+            )
     for i, c in enumerate(cells):
         if c is None:  # never started: the time budget ran out first
             hz, sc, dn = meta[i]
@@ -279,6 +290,12 @@ def run_matrix(
         scheduler,
         cpus,
         shard,
+        {
+            "budget": budget,
+            "depth": depth,
+            "shrink_failures": shrink_failures,
+            "shrink_budget": shrink_budget,
+        },
     )
 
 
@@ -290,33 +307,46 @@ def _cell_job(task: tuple[Any, ...], args: tuple[Any, ...]) -> Cell:
 def _pooled(
     submit: Callable[[tuple[Any, ...]], cf.Future[Cell]],
     tasks: list[tuple[str | dict[str, Any], str, dict[str, Any]]],
-    deadline: float | None,
+    time_budget_s: float | None,
     record: Callable[[int, Cell], None],
     on_error: str | None,
+    inflight: int,
 ) -> None:
-    """Run the cells on an executor; past ``deadline`` the cells not started are cancelled
-    (those running finish)."""
-    futs = {submit(t): i for i, t in enumerate(tasks)}
-    pending = set(futs)
+    """Run the cells on an executor, at most ``inflight`` submitted at a time; once the time
+    budget (counted from here, the executor being up) has run out, no more are submitted and
+    those submitted finish (a Dask future cannot be cancelled safely once it runs)."""
+    deadline = time.monotonic() + time_budget_s if time_budget_s is not None else None
+    todo = iter(enumerate(tasks))
+    pending: dict[cf.Future[Cell], int] = {}
+
+    def more() -> None:
+        while len(pending) < inflight:
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            nxt = next(todo, None)
+            if nxt is None:
+                return
+            pending[submit(nxt[1])] = nxt[0]
+
+    more()
     while pending:
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        done, pending = cf.wait(pending, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
         for fut in done:
+            i = pending.pop(fut)
             try:
                 cell = fut.result()
             except Exception as exc:
                 if on_error is None:
                     raise
                 raise BadInput(f"{on_error}: {exc}") from None
-            record(futs[fut], cell)
-        if deadline is not None and time.monotonic() > deadline:
-            pending = {f for f in pending if not f.cancel()}
+            record(i, cell)
+        more()
 
 
 def merge_matrix(paths: Sequence[str | os.PathLike[str]]) -> MatrixResult:
     """Join the JSON results of the N shards of one ``run_matrix`` (``--shard K/N``) into the
     whole matrix; refuses results of different runs (designs, hazards, seed, scheduler, CPU
-    count or pcptrio code) and sets that are not exactly the N shards."""
+    count, search settings or pcptrio code) and sets that are not exactly the N shards."""
     results: list[dict[str, Any]] = []
     for p in paths:
         try:
@@ -326,7 +356,7 @@ def merge_matrix(paths: Sequence[str | os.PathLike[str]]) -> MatrixResult:
         if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
             raise BadInput(f"{p}: not a `pcptrio matrix --out` result")
         results.append(data)
-    keys = ("designs", "hazards", "seed", "scheduler", "cpus", "code")
+    keys = ("designs", "hazards", "seed", "scheduler", "cpus", "code", "search")
     for p, d in zip(paths, results, strict=True):
         differ = [k for k in keys if d.get(k) != results[0].get(k)]
         if differ:
@@ -354,4 +384,5 @@ def merge_matrix(paths: Sequence[str | os.PathLike[str]]) -> MatrixResult:
         first["seed"],
         first["scheduler"],
         first["cpus"],
+        search=dict(first.get("search") or {}),
     )
