@@ -67,6 +67,7 @@ from ._explore import CampaignConfig as CampaignConfig
 from ._explore import CampaignResult as CampaignResult
 from ._explore import RunSpec as RunSpec
 from ._explore import ScheduleError as ScheduleError
+from ._explore import code_fingerprint as code_fingerprint
 from ._explore import explore as explore
 from ._explore import make_run_spec as make_run_spec
 from ._explore import replay as replay

@@ -23,7 +23,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from ._check import ORACLES
 from ._core import (
@@ -44,9 +50,11 @@ from ._explore import (
     P99_MIN_SAMPLES,
     SCHEDULERS,
     CampaignConfig,
+    Cell,
     MatrixResult,
     RunSpec,
     campaign_verdict,
+    code_fingerprint,
     make_run_spec,
     merge_campaign,
     merge_matrix,
@@ -501,6 +509,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.design:
         resolve_design(args.design)  # named by the user: the token may now refer to it
     spec, decisions = spec_from_token(token, allow_import=args.allow_import)
+    recorded, here = raw.get("code"), code_fingerprint(design_ref(spec.design))
+    changed = f" (recorded by {recorded}, this is {here})" if recorded not in (None, here) else ""
     view = _view(args, int(spec.params["cpus"]))
     r, coll = replay_with_rows(
         spec,
@@ -512,8 +522,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if r.outcome is Outcome.ERROR and (r.error or "").startswith("replay drift"):
         # The token no longer fits this code: bad input, said once, and no files written.
         raise BadInput(
-            f"{r.error}; the token was recorded by other model code "
+            f"{r.error}; the token was recorded by other model code{changed} "
             "(--lenient follows it where it fits)"
+        )
+    if changed:
+        print(
+            f"pcptrio: note: the token was recorded by other pcptrio code{changed}: "
+            "what differs from the recording may come from the change",
+            file=sys.stderr,
         )
     report = None
     if r.failed:
@@ -537,39 +553,66 @@ def _replay_demo(args: argparse.Namespace, raw: dict[str, Any], decisions: list[
 
 
 class _Bars:
-    """Progress on a terminal: one live display, a bar for the schedules and, once shrinking
-    starts, one for its replays (phase, done of its budget).  Inert when not enabled."""
+    """Progress on a terminal: one display, a bar for the schedules (done of total, the rate,
+    the failures so far) and, once shrinking starts, one for its replays (phase, done of its
+    budget).  Inert when not enabled.  It is redrawn from the callbacks, at most ten times a
+    second, never from a thread of its own: worker processes are forked after it starts, and
+    a fork must not copy a running thread."""
 
-    def __init__(self, enabled: bool, label: str) -> None:
+    def __init__(self, enabled: bool, label: str, unit: str = "schedules") -> None:
         self._prog: Progress | None = None
         self._label = label
+        self._unit = unit
         self._task: Any = None
         self._shrink: Any = None
+        self._t0 = time.monotonic()
+        self._first: int | None = None  # ``done`` at the first call (a resumed file's share)
+        self._drawn = 0.0
+        self.failed = 0
         if enabled:
             self._prog = Progress(
                 "[progress.description]{task.description}",
                 BarColumn(),
                 MofNCompleteColumn(),
+                TextColumn("{task.fields[extra]}"),
                 TimeElapsedColumn(),
                 transient=True,
+                auto_refresh=False,
             )
             self._prog.start()
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._prog is not None and (force or now - self._drawn >= 0.1):
+            self._drawn = now
+            self._prog.refresh()
 
     def update(self, done: int, total: int) -> None:
         if self._prog is None:
             return
         if self._task is None:
-            self._task = self._prog.add_task(self._label, total=None)
-        self._prog.update(self._task, completed=done, total=total)
+            self._task = self._prog.add_task(self._label, total=None, extra="")
+            self._first = done
+        secs = time.monotonic() - self._t0
+        rate = (done - (self._first or 0)) / secs if secs > 0 else 0.0
+        extra = f"{rate:,.0f} {self._unit}/s"
+        if self.failed:
+            extra += f", {self.failed} failed"
+        self._prog.update(self._task, completed=done, total=total, extra=extra)
+        self._draw(done >= total)
+
+    def failure(self, index: int) -> None:
+        self.failed += 1
 
     def shrinking(self, phase: str, done: int, total: int) -> None:
         if self._prog is None:
             return
         if self._shrink is None:
-            self._shrink = self._prog.add_task("shrinking", total=None)
+            self._shrink = self._prog.add_task("shrinking", total=None, extra="")
         self._prog.update(
             self._shrink, description=f"shrinking ({phase})", completed=done, total=total
         )
+        self._draw()
 
     def stop(self) -> None:
         if self._prog is not None:
@@ -622,6 +665,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             # replaced only once the settings are valid: a refused run leaves the file alone
             replace=bool(args.out and args.force),
             progress=bars.update,
+            on_failure=bars.failure,
             # a shard's failure is shrunk by `merge`, once the lowest failing index is known
             shrink_budget=0 if args.no_shrink or shard is not None else args.shrink_budget,
             shrink_progress=bars.shrinking,
@@ -726,7 +770,13 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         for h in hazards:
             resolve_scenario(h)
     show = sys.stderr.isatty() and not args.quiet and not args.json
-    bars = _Bars(show, "matrix")
+    bars = _Bars(show, "matrix", unit="cells")
+
+    def cell_done(c: Cell, done: int, total: int) -> None:
+        if c.verdict == "found":
+            bars.failure(done)
+        bars.update(done, total)
+
     t0 = time.perf_counter()
     try:
         res = run_matrix(
@@ -739,7 +789,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             depth=args.depth,
             cpus=args.cpus,
             shrink_failures=not args.no_shrink,
-            progress=lambda c, done, total: bars.update(done, total),
+            progress=cell_done,
             run_timeout_s=args.run_timeout,
             shard=shard,
             cluster=args.cluster,
@@ -786,7 +836,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     plt = require_pyplot() if args.plot else None  # a missing extra is bad input before the work
     scenario = resolve_scenario(args.scenario)
     ncells = len(designs or BUILTIN_DESIGNS) * len(cpus)
-    bars = _Bars(sys.stderr.isatty() and not args.quiet and not args.json, "bench cells")
+    bars = _Bars(
+        sys.stderr.isatty() and not args.quiet and not args.json, "bench cells", unit="cells"
+    )
     done = 0
 
     def progress(cell: Any) -> None:

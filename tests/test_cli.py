@@ -427,6 +427,27 @@ def test_replay_drift_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> N
     assert "replay drift" in line
 
 
+def test_replay_names_the_code_a_token_was_recorded_by(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A token carries the code fingerprint that made it; replaying it under other code says
+    so (a note beside the result, or inside the drift error), and the same code says nothing."""
+    rc, data = cli_json(capsys, *FAILING_RUN, "--json")
+    spec, decisions = decode_token(data["token"])
+    assert spec["code"] == pcptrio.code_fingerprint() and spec["code"].startswith(__version__)
+    rc, out, err = cli(capsys, "replay", data["token"])
+    assert rc == 1 and err == ""
+    older = encode_token({**spec, "code": "0.0.9+0123456789abcdef"}, decisions)
+    rc2, out2, err2 = cli(capsys, "replay", older)
+    assert rc2 == 1 and out2.replace(older, data["token"]) == out  # the same run, the note
+    assert err2.startswith("pcptrio: note: the token was recorded by other pcptrio code")
+    assert "0.0.9+0123456789abcdef" in err2 and pcptrio.code_fingerprint() in err2
+    stale = _stale_token(capsys, "ipi", "0")
+    s2, d2 = decode_token(stale)
+    line = assert_bad_input(*cli(capsys, "replay", encode_token({**s2, "code": "x"}, d2)))
+    assert "replay drift" in line and "(recorded by x, this is" in line
+
+
 # ---------------------------------------------------------------------------- explore
 
 
@@ -857,3 +878,26 @@ def test_dfs_refuses_the_flags_it_cannot_honour(
     assert "--jobs" in line
     rc, _ = cli(capsys, *base, "--jobs", "1")[:2]
     assert rc == 0
+
+
+def test_progress_bars_start_no_thread_and_show_rate_and_failures() -> None:
+    """The terminal display draws from the callbacks: no thread of its own is running when
+    the pool forks its workers; it shows the rate and the failures so far."""
+    import threading
+
+    from pcptrio.cli import _Bars
+
+    before = threading.active_count()
+    bars = _Bars(True, "count-race × ipi")
+    try:
+        assert threading.active_count() == before
+        bars.update(0, 100)
+        bars.update(40, 100)
+        bars.failure(39)
+        bars.update(41, 100)
+        assert threading.active_count() == before
+        assert bars._prog is not None
+        extra = bars._prog.tasks[0].fields["extra"]
+        assert extra.endswith("schedules/s, 1 failed"), extra
+    finally:
+        bars.stop()

@@ -52,7 +52,7 @@ def test_not_found_cell_and_budget_counts(inproc_address: str) -> None:
 def test_workers_running_other_code_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     import pcptrio._explore._campaign as campaign
 
-    monkeypatch.setattr(campaign, "code_fingerprint", lambda: "0.0.0+driver")
+    monkeypatch.setattr(campaign, "code_fingerprint", lambda design=None: "0.0.0+driver")
     with pytest.raises(BadInput, match="pcptrio code mismatch"):
         explore(_cfg(cluster="local:1"))
 

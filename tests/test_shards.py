@@ -110,7 +110,9 @@ def test_time_budget_stops_launching_and_says_what_ran(jobs: int) -> None:
         time_budget_s=1.0,
     )
     res = explore(cfg)
-    assert res.timed_out and res.verdict == "not-found"
+    # not-found, or inconclusive when so few schedules ran (a loaded machine) that the
+    # stage was never set: either way, never found and never a whole budget
+    assert res.timed_out and not res.found
     assert 0 < res.schedules_run < 1_000_000
     assert sum(res.outcomes.values()) == res.schedules_run
     assert f"{res.schedules_run} pct-3 schedules (of 1000000: the time budget ran out)" in (

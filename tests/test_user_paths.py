@@ -152,3 +152,18 @@ def test_a_registered_design_keeps_its_import_reference(user_dir: pathlib.Path) 
 
     register_design(my_design.MINE, replace=True)
     assert design_ref(my_design.MINE) == "my_design:MINE"
+
+
+def test_code_fingerprint_covers_a_user_designs_module() -> None:
+    """A user design's campaign (and its tokens, and a cluster's check) names its module's
+    source too: a worker with an edited design module is other code."""
+    import hashlib
+
+    from pcptrio import code_fingerprint
+
+    base = code_fingerprint()
+    mine = code_fingerprint("tests.user_designs:drain_all_pages")
+    src = (pathlib.Path(__file__).parent / "user_designs.py").read_bytes()
+    assert mine == f"{base}+{hashlib.sha256(src).hexdigest()[:12]}"
+    assert code_fingerprint("ipi") == base  # a built-in is the package's code
+    assert code_fingerprint("no_such_module_here:x") == base  # nothing to hash

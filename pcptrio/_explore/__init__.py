@@ -11,10 +11,10 @@ from ._campaign import CampaignConfig as CampaignConfig
 from ._campaign import CampaignResult as CampaignResult
 from ._campaign import Failure as Failure
 from ._campaign import ScheduleError as ScheduleError
-from ._campaign import code_fingerprint as code_fingerprint
 from ._campaign import explore as explore
 from ._campaign import merge_shards as merge_shards
 from ._campaign import schedule_seed as schedule_seed
+from ._code import code_fingerprint as code_fingerprint
 from ._matrix import Cell as Cell
 from ._matrix import MatrixResult as MatrixResult
 from ._matrix import merge_matrix as merge_matrix

@@ -24,7 +24,6 @@ from __future__ import annotations
 import array
 import concurrent.futures as cf
 import contextlib
-import functools
 import hashlib
 import itertools
 import json
@@ -52,8 +51,9 @@ from .._core import (
     quiet_gc,
     unpack_decisions,
 )
-from .._version import __version__
+from .._drain import design_ref
 from ._cluster import check_cluster, cluster_executor, run_checked
+from ._code import code_fingerprint
 from ._run import RunSpec, run_spec_async, run_timeout_here, spec_from_json
 from ._verdict import OUTCOMES, campaign_verdict
 from ._workers import check_jobs, worker_count, worker_pool
@@ -159,19 +159,8 @@ class CampaignConfig:
             "seed": self.seed,
             **({"shard": list(self.shard)} if self.shard is not None else {}),
             "stop_at_first": self.stop_at_first,
-            "code": code_fingerprint(),
+            "code": code_fingerprint(design_ref(self.spec.design)),
         }
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """pcptrio's version and a hash of its sources: campaign files (and shards) written by
-    other code are refused rather than mixed."""
-    root = pathlib.Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for f in sorted(root.rglob("*.py")):
-        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
-    return f"{__version__}+{h.hexdigest()[:16]}"
 
 
 @attrs.frozen
@@ -572,6 +561,7 @@ class _Sink:
         self.notes: list[str] = []
         self._fh: Any = None
         self._replaces: pathlib.Path | None = None  # the new file, until it replaces ``path``
+        self.on_failure: Callable[[int], None] | None = None
         if path is None:
             return
         if resume and path.exists():
@@ -658,6 +648,8 @@ class _Sink:
         if self.done.add(rec):
             self._write(rec)
             self._take_over()
+            if self.on_failure is not None and "signature" in rec:
+                self.on_failure(rec["index"])
 
     def _take_over(self) -> None:
         if self._replaces is not None and self.path is not None:
@@ -718,13 +710,32 @@ def _consistent(rec: dict[str, Any]) -> bool:
     return True
 
 
+def chunk_config(cfg: CampaignConfig, deadline: float | None) -> dict[str, Any]:
+    """What a chunk of ``cfg``'s schedules needs in a worker (plain data; the spec travels
+    as its JSON).  ``deadline``: a ``time.monotonic()`` after which no schedule starts."""
+    return {
+        "scheduler": cfg.scheduler,
+        "seed": cfg.seed,
+        "depth": cfg.depth,
+        "switch_p": cfg.switch_p,
+        "stop_at_first": cfg.stop_at_first,
+        # Resolved here: a worker process does not see this one's run_timeout() context.
+        "run_timeout_s": run_timeout_here(cfg.run_timeout_s),
+        "deadline": deadline,
+    }
+
+
 def _calibrate(cfg: CampaignConfig) -> int:
+    return calibrate(cfg.spec, chunk_config(cfg, None))
+
+
+def calibrate(spec: RunSpec, cdict: dict[str, Any]) -> int:
     """PCT's ``k``: the scheduling decisions of schedule 0 under the random scheduler."""
-    if cfg.scheduler not in ("pct", "portfolio"):
+    if cdict["scheduler"] not in ("pct", "portfolio"):
         return 1
-    sched = RandomScheduler(schedule_seed(cfg.seed, 0), switch_p=cfg.switch_p)
+    sched = RandomScheduler(schedule_seed(cdict["seed"], 0), switch_p=cdict["switch_p"])
     with quiet_gc():
-        r = _run_one(cfg.spec, sched, run_timeout_here(cfg.run_timeout_s))
+        r = _run_one(spec, sched, cdict["run_timeout_s"])
     return max(10, sum(1 for d in r.decisions if d[0] == "sched"))
 
 
@@ -755,9 +766,11 @@ def explore(
     resume: bool = False,
     replace: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    on_failure: Callable[[int], None] | None = None,
 ) -> CampaignResult:
     """Run a campaign (see the module docstring).  ``progress(done, total)`` is called as
-    schedules finish.  An existing ``out`` is refused unless ``resume`` (continue it) or
+    schedules finish, ``on_failure(index)`` as a failing one comes in (this run's, not a
+    resumed file's).  An existing ``out`` is refused unless ``resume`` (continue it) or
     ``replace`` (start it afresh, once the settings are known to be valid)."""
     cfg = cfg.validate()
     if cfg.scheduler == "dfs":
@@ -770,23 +783,15 @@ def explore(
     spec_json = cfg.spec.to_json()
     header = cfg.to_json()
     sink = _Sink(pathlib.Path(out) if out is not None else None, header, resume, replace)
+    sink.on_failure = on_failure
     completed = False
     try:
         stop_at = time.monotonic() + cfg.time_budget_s if cfg.time_budget_s is not None else None
         k = _calibrate(cfg)
-        cdict: dict[str, Any] = {
-            "scheduler": cfg.scheduler,
-            "seed": cfg.seed,
-            "depth": cfg.depth,
-            "switch_p": cfg.switch_p,
-            "stop_at_first": cfg.stop_at_first,
-            # Resolved here: a worker process does not see this one's run_timeout() context.
-            "run_timeout_s": run_timeout_here(cfg.run_timeout_s),
-            # CLOCK_MONOTONIC is one clock for the processes of this machine, so local
-            # workers check the deadline per schedule; a cluster's hosts have their own
-            # clocks, so there the driver alone stops submitting (chunks of about 1 s).
-            "deadline": stop_at if cfg.cluster is None else None,
-        }
+        # CLOCK_MONOTONIC is one clock for the processes of this machine, so local workers
+        # check the deadline per schedule; a cluster's hosts have their own clocks, so there
+        # the driver alone stops submitting (chunks of about 1 s).
+        cdict = chunk_config(cfg, stop_at if cfg.cluster is None else None)
         loaded = set(sink.done)
         todo = [i for i in _indices(cfg) if i not in sink.done]
         first_fail = sink.done.lowest_failure() if cfg.stop_at_first else None
@@ -858,7 +863,8 @@ def _parallel(
         chunks = list(_chunks(todo, size))
         pending: dict[cf.Future[list[dict[str, Any]]], list[int]] = {}
         it = iter(chunks)
-        fp = code_fingerprint()
+        ref = spec_json["design"]
+        fp = code_fingerprint(ref)
 
         def submit() -> bool:
             if stop_at is not None and time.monotonic() > stop_at:
@@ -869,7 +875,7 @@ def _parallel(
                 if cfg.cluster is None:
                     fut = pool.submit(_run_chunk, spec_json, cdict, chunk, k)
                 else:
-                    fut = pool.submit(run_checked, fp, _run_chunk, spec_json, cdict, chunk, k)
+                    fut = pool.submit(run_checked, fp, ref, _run_chunk, spec_json, cdict, chunk, k)
                 pending[fut] = chunk
                 return True
             return False

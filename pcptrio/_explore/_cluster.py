@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._core import BadInput
+from ._code import code_fingerprint
 
 __all__ = ["check_cluster", "cluster_executor", "run_checked"]
 
@@ -84,11 +85,10 @@ def cluster_executor(cluster: str) -> Iterator[tuple[cf.Executor, int]]:
             local.close()
 
 
-def run_checked(fingerprint: str, fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` on a worker, after checking that it runs ``fingerprint``'s code."""
-    from ._campaign import code_fingerprint  # noqa: PLC0415 - a cycle otherwise
-
-    mine = code_fingerprint()
+def run_checked(fingerprint: str, design: str | None, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` on a worker, after checking that it runs ``fingerprint``'s code (with
+    ``design``'s module, for a user design)."""
+    mine = code_fingerprint(design)
     if mine != fingerprint:
         raise RuntimeError(
             f"pcptrio code mismatch: this worker runs {mine}, the driver {fingerprint}"

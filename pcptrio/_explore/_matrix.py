@@ -15,11 +15,9 @@ spread.  Wall-clock time is reported on the side, never in the JSON.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
 import os
 import pathlib
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,13 +29,12 @@ from .._scenarios import (
     NotApplicable,
     ScenarioDef,
     hazard_scenarios,
-    parse_scenario,
     resolve_scenario,
 )
-from ._campaign import CampaignConfig, code_fingerprint
+from ._campaign import CLUSTER_CHUNK_S, CampaignConfig, CampaignResult, code_fingerprint
 from ._cluster import check_cluster, cluster_executor, run_checked
 from ._run import make_run_spec, run_timeout_here
-from ._search import run_campaign
+from ._spread import POOL_CHUNK_S, run_campaigns, submit_inline
 from ._workers import check_jobs, worker_count, worker_pool
 
 __all__ = ["Cell", "MatrixResult", "merge_matrix", "run_matrix"]
@@ -114,45 +111,10 @@ class MatrixResult:
         }
 
 
-def _scenario_ref(s: ScenarioDef) -> str | dict[str, Any]:
-    """What a worker process needs to find ``s`` again: a built-in's name, a user scenario's
-    validated data (a TOML file is read once, in the parent)."""
-    return s.name if s.builtin else {"def": s.data, "source": s.source}
-
-
-def _cell_task(
-    scenario: str | dict[str, Any],
-    design: str,
-    params: dict[str, Any],
-    budget: int | None,
-    seed: int,
-    scheduler: str,
-    depth: int,
-    do_shrink: bool,
-    shrink_budget: int,
-    run_timeout_s: float | None,
-) -> Cell:
-    """One cell: the campaign and its shrinking (``run_campaign``, every run guarded by
-    ``run_timeout_s``), in a worker process or inline."""
-    if isinstance(scenario, dict):
-        s = parse_scenario(scenario["def"], str(scenario["source"]))
-    else:
-        s = resolve_scenario(scenario)
-    hazard = s.hazard or "-"
-    try:
-        spec = make_run_spec(s, design, params)
-    except NotApplicable as exc:
-        return Cell(hazard, s.name, resolve_design(design).name, "n/a", 0, why=str(exc))
-    cfg = CampaignConfig(
-        spec,
-        scheduler=scheduler,
-        depth=depth,
-        schedules=budget or s.schedules,
-        seed=seed,
-        jobs=1,
-        run_timeout_s=run_timeout_s,
-    )
-    res = run_campaign(cfg, shrink_budget=shrink_budget if do_shrink else 0)
+def _cell_of(hazard: str, scenario: str, res: CampaignResult, steps_before: int | None) -> Cell:
+    """The cell of a complete campaign (``steps_before``: its failure's steps before
+    shrinking, when it was shrunk)."""
+    spec = res.config.spec
     common: dict[str, Any] = {
         "outcomes": dict(res.outcomes),
         "probes": dict(res.probes),
@@ -163,18 +125,19 @@ def _cell_task(
         common["error_token"] = res.first_error.token
     f = res.failure
     if f is None:
+        verdict, why = res.verdict, res.reason
+        if res.timed_out:  # a budget cut short is never a "."
+            verdict = "inconclusive"
+            why = (
+                f"the time budget ran out after {res.schedules_run} of "
+                f"{res.config.schedules} schedules"
+            )
         return Cell(
-            hazard,
-            s.name,
-            spec.design.name,
-            res.verdict,
-            res.schedules_run,
-            why=res.reason,
-            **common,
+            hazard, scenario, spec.design.name, verdict, res.schedules_run, why=why, **common
         )
     return Cell(
         hazard,
-        s.name,
+        scenario,
         spec.design.name,
         "found",
         res.schedules_run,
@@ -183,8 +146,14 @@ def _cell_task(
         f.message,
         f.token,
         f.steps,
-        f.shrink.steps_before if f.shrink is not None else f.steps,
+        steps_before if steps_before is not None else f.steps,
         f.preemptions,
+        why=(
+            "the time budget ran out before every lower schedule ran: a lower failing "
+            "schedule may exist"
+            if res.timed_out
+            else None
+        ),
         **common,
     )
 
@@ -220,14 +189,14 @@ def run_matrix(
     # ``module:attr``), never as pickled objects: a copy is another object, and would be
     # registered twice under one name.
     refs = [design_ref(d) for d in ds]
-    tasks: list[tuple[str | dict[str, Any], str, dict[str, Any]]] = []
+    tasks: list[tuple[ScenarioDef, str, dict[str, Any]]] = []
     meta: list[tuple[str, str, str]] = []  # (hazard, scenario, design) of each task
     for s in hs:
         params: dict[str, Any] = {}
         if cpus is not None:
             params["cpus"] = max(cpus, s.min_cpus)
         for ref, d in zip(refs, ds, strict=True):
-            tasks.append((_scenario_ref(s), ref, params))
+            tasks.append((s, ref, params))
             meta.append((s.hazard or "-", s.name, d.name))
     if shard is not None:
         k, n = shard
@@ -242,41 +211,76 @@ def run_matrix(
     jobs = jobs or os.cpu_count() or 1
     check_jobs(jobs)
     guard = run_timeout_here(run_timeout_s)  # resolved here: workers do not see the context
-    jobs = worker_count(jobs, len(tasks))
     cells: list[Cell | None] = [None] * len(tasks)
-    args = (budget, seed, scheduler, depth, shrink_failures, shrink_budget, guard)
+    cfgs: list[CampaignConfig] = []
+    where: list[int] = []  # the task of each campaign
 
     def record(i: int, cell: Cell) -> None:
         cells[i] = cell
         if progress is not None:
             progress(cell, sum(c is not None for c in cells), len(tasks))
 
+    for i, (s, ref, params) in enumerate(tasks):
+        try:
+            spec = make_run_spec(s, ref, params)
+        except NotApplicable as exc:
+            record(i, Cell(meta[i][0], s.name, meta[i][2], "n/a", 0, why=str(exc)))
+            continue
+        cfg = CampaignConfig(
+            spec,
+            scheduler=scheduler,
+            depth=depth,
+            schedules=budget or s.schedules,
+            seed=seed,
+            jobs=1,
+            run_timeout_s=guard,
+        )
+        cfgs.append(cfg.validate())
+        where.append(i)
+
+    def done(j: int, res: CampaignResult, steps_before: int | None) -> None:
+        i = where[j]
+        record(i, _cell_of(meta[i][0], meta[i][1], res, steps_before))
+
+    shrink = shrink_budget if shrink_failures else 0
     if cluster is not None:
-        fp = code_fingerprint()
+        fp = {r: code_fingerprint(r) for r in refs}
         with cluster_executor(cluster) as (ex, workers):
-            _pooled(
-                lambda t: ex.submit(run_checked, fp, _cell_job, t, args),
-                tasks,
-                time_budget_s,
-                record,
-                f"a cell failed on the cluster {cluster}",
+            run_campaigns(
+                cfgs,
+                # every task's first argument is its campaign's spec (JSON): its design
+                lambda fn, spec, *a: ex.submit(
+                    run_checked, fp[spec["design"]], spec["design"], fn, spec, *a
+                ),
                 2 * workers,
+                done,
+                chunk_s=CLUSTER_CHUNK_S,
+                shrink_budget=shrink,
+                time_budget_s=time_budget_s,
+                on_error=f"a cell failed on the cluster {cluster}",
             )
-    elif jobs == 1:
-        deadline = time.monotonic() + time_budget_s if time_budget_s is not None else None
-        for i, (s_name, dd, params) in enumerate(tasks):
-            if deadline is not None and time.monotonic() > deadline:
-                break
-            record(i, _cell_task(s_name, dd, params, *args))
+    elif jobs == 1 or len(cfgs) <= 1:
+        run_campaigns(
+            cfgs,
+            submit_inline,
+            1,
+            done,
+            chunk_s=POOL_CHUNK_S,
+            shrink_budget=shrink,
+            time_budget_s=time_budget_s,
+        )
     else:
+        # no more workers than there are schedules to run (a chunk is at least one)
+        jobs = worker_count(jobs, sum(c.schedules for c in cfgs))
         with worker_pool(jobs) as pool:
-            _pooled(
-                lambda t: pool.submit(_cell_job, t, args),
-                tasks,
-                time_budget_s,
-                record,
-                None,
-                jobs,
+            run_campaigns(
+                cfgs,
+                pool.submit,
+                2 * jobs,
+                done,
+                chunk_s=POOL_CHUNK_S,
+                shrink_budget=shrink,
+                time_budget_s=time_budget_s,
             )
     for i, c in enumerate(cells):
         if c is None:  # never started: the time budget ran out first
@@ -297,50 +301,6 @@ def run_matrix(
             "shrink_budget": shrink_budget,
         },
     )
-
-
-def _cell_job(task: tuple[Any, ...], args: tuple[Any, ...]) -> Cell:
-    """One cell in a worker (module level: the pool pickles it by name)."""
-    return _cell_task(*task, *args)
-
-
-def _pooled(
-    submit: Callable[[tuple[Any, ...]], cf.Future[Cell]],
-    tasks: list[tuple[str | dict[str, Any], str, dict[str, Any]]],
-    time_budget_s: float | None,
-    record: Callable[[int, Cell], None],
-    on_error: str | None,
-    inflight: int,
-) -> None:
-    """Run the cells on an executor, at most ``inflight`` submitted at a time; once the time
-    budget (counted from here, the executor being up) has run out, no more are submitted and
-    those submitted finish (a Dask future cannot be cancelled safely once it runs)."""
-    deadline = time.monotonic() + time_budget_s if time_budget_s is not None else None
-    todo = iter(enumerate(tasks))
-    pending: dict[cf.Future[Cell], int] = {}
-
-    def more() -> None:
-        while len(pending) < inflight:
-            if deadline is not None and time.monotonic() > deadline:
-                return
-            nxt = next(todo, None)
-            if nxt is None:
-                return
-            pending[submit(nxt[1])] = nxt[0]
-
-    more()
-    while pending:
-        done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
-        for fut in done:
-            i = pending.pop(fut)
-            try:
-                cell = fut.result()
-            except Exception as exc:
-                if on_error is None:
-                    raise
-                raise BadInput(f"{on_error}: {exc}") from None
-            record(i, cell)
-        more()
 
 
 def merge_matrix(paths: Sequence[str | os.PathLike[str]]) -> MatrixResult:

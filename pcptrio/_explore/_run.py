@@ -45,6 +45,7 @@ from .._scenarios import (
     run_actor,
 )
 from .._version import __version__
+from ._code import code_fingerprint
 
 __all__ = [
     "RunSpec",
@@ -81,6 +82,8 @@ class RunSpec:
             "design": design_ref(self.design),
             "params": dict(self.params),
             "strict": self.strict,
+            # which code made it: ``replay`` says when this one differs
+            "code": code_fingerprint(design_ref(self.design)),
         }
 
     @property
@@ -116,7 +119,8 @@ def spec_from_json(
     processes of a campaign the user started)."""
     if not isinstance(spec, dict):
         raise TokenError("replay token has a malformed run spec (not a table)")
-    extra = sorted(set(spec) - {"pcptrio", "scenario", "design", "params", "strict", "choices"})
+    known = {"pcptrio", "code", "scenario", "design", "params", "strict", "choices"}
+    extra = sorted(set(spec) - known)
     if extra:
         raise TokenError(f"replay token's run spec has unknown fields: {', '.join(extra)}")
     try:
@@ -138,6 +142,8 @@ def spec_from_json(
             raise TokenError("replay token has a malformed run spec (design is not a name)")
         if not isinstance(strict, bool):
             raise TokenError("replay token has a malformed run spec (strict is not a boolean)")
+        if not isinstance(spec.get("code", ""), str):
+            raise TokenError("replay token has a malformed run spec (code is not a string)")
         choices = spec.get("choices", [])
         if not (
             isinstance(choices, list)

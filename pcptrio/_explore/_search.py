@@ -31,13 +31,17 @@ def run_campaign(
     resume: bool = False,
     replace: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    on_failure: Callable[[int], None] | None = None,
     shrink_budget: int = 60,
     shrink_progress: ShrinkProgress | None = None,
 ) -> CampaignResult:
     """:func:`explore`, then shrink its failure with ``shrink_budget`` replays (0: keep the
-    failure as found).  ``out``, ``resume`` and ``replace`` are :func:`explore`'s."""
+    failure as found).  ``out``, ``resume``, ``replace``, ``progress`` and ``on_failure`` are
+    :func:`explore`'s."""
     t0 = time.perf_counter()  # reported beside the result, never inside a run
-    res = explore(cfg, out=out, resume=resume, replace=replace, progress=progress)
+    res = explore(
+        cfg, out=out, resume=resume, replace=replace, progress=progress, on_failure=on_failure
+    )
     res = attrs.evolve(res, search_s=time.perf_counter() - t0)
     if res.failure is None or shrink_budget <= 0:
         return res
