@@ -794,10 +794,15 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             shard=shard,
             cluster=args.cluster,
             time_budget_s=_duration(args.time_budget) if args.time_budget is not None else None,
+            journal=args.resume or args.journal,
+            resume=bool(args.resume),
+            replace=bool(args.journal and args.force),
         )
     finally:
         bars.stop()
     wall = time.perf_counter() - t0
+    for note in res.notes:
+        print(f"pcptrio: {note}", file=sys.stderr)
     data = res.to_json()
     if args.out:
         write_file(args.out, json.dumps(data, indent=2, sort_keys=True) + "\n", args.force)
@@ -1290,6 +1295,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--out", metavar="FILE.json", help="also write the JSON to a file")
     s.add_argument("--html", metavar="REPORT.html", help="also write an HTML report")
+    s.add_argument(
+        "--journal",
+        metavar="FILE.jsonl",
+        help="stream every schedule and finished cell to this file (to --resume it)",
+    )
+    s.add_argument(
+        "--resume",
+        metavar="FILE.jsonl",
+        help="continue the run of this journal (same settings): only what it lacks runs",
+    )
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     _run_timeout_arg(s)
     _common(s)
@@ -1393,7 +1408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-_OUTPUTS = ("trace", "perfetto", "plot", "out", "resume")
+_OUTPUTS = ("trace", "perfetto", "plot", "out", "journal", "resume")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -1401,8 +1416,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
     directory, in a directory that exists, not named twice, and not an existing file
     without ``--force`` (``--resume`` continues its file)."""
     seen: dict[pathlib.Path, str] = {}
-    if getattr(args, "out", None) and getattr(args, "resume", None):
+    explore = args.func is cmd_explore  # there --out is the campaign file --resume names
+    if explore and getattr(args, "out", None) and getattr(args, "resume", None):
         raise BadInput("--out and --resume both name the campaign file; give one")
+    if getattr(args, "journal", None) and getattr(args, "resume", None):
+        raise BadInput("--journal and --resume both name the matrix journal; give one")
     for name in _OUTPUTS:
         path = getattr(args, name, None)
         if path == "":
@@ -1428,12 +1446,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if key in seen:
             raise BadInput(f"{seen[key]} and {flag} name the same file {path}")
         seen[key] = flag
-        if name == "resume" or (name == "out" and getattr(args, "resume", None)):
+        if name == "resume" or (explore and name == "out" and getattr(args, "resume", None)):
             continue
         if p.exists() and not getattr(args, "force", False):
             hint = (
                 f"use --resume {path} to continue it or --force"
-                if name == "out" and (args.func is cmd_explore)
+                if (name == "out" and explore) or name == "journal"
                 else "use --force to replace it"
             )
             raise BadInput(f"{path} exists; {hint}")

@@ -230,7 +230,11 @@ def main() -> None:
     if need > ZONE_PAGES:
         ap.error(f"--cpus {args.cpus} could exhaust the {ZONE_PAGES}-page zone")
 
-    rows = {"emulator": [], "emulator, kworkers settled": [], "bare python": []}
+    rows: dict[str, list[dict[str, Any]]] = {
+        "emulator": [],
+        "emulator, kworkers settled": [],
+        "bare python": [],
+    }
     try:
         for rep in range(args.reps):  # repetition-major: drift spreads over all rows
             seed = args.seed + rep

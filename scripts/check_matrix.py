@@ -2,12 +2,14 @@
 
 The README's matrix (and the default test suite) pins seed 0 at each scenario's default CPU
 count.  This script runs every cell of ``tests/expected_matrix.py`` -- the single source of
-truth, loaded from its file -- as one campaign per (scenario, design, seed, cpus), exactly as
-``tests/test_explore.py``'s slow test does::
+truth, loaded from its file -- as one campaign per (scenario, design, seed, cpus), the
+campaign ``tests/test_explore.py``'s slow test runs::
 
     spec = make_run_spec(scenario, design, {"cpus": cpus})
     explore(CampaignConfig(spec, scheduler="portfolio", seed=seed,
                            schedules=spec.scenario.schedules))
+
+(the same answer, chunk boundaries never changing a result; not shrunk).
 
 A cell matches when
 
@@ -22,33 +24,44 @@ offline-during-drain need 3): the cell is still checked on the smallest machine 
 built on, which is a CPU count the seed-0 matrix (4 CPUs) does not cover.  Two requested
 counts that land on the same machine run once.
 
-Campaigns run in worker processes (fork), the largest first so the pool packs well; each
-finished campaign prints a progress line on stderr.  The end is a table (one row per
-scenario, ``F``/``.``/``n/a`` where every run matched, ``F!k`` where k runs did not), the
-slowest cells and campaigns, the mismatches with each campaign's summary, and the wall time
-(``--json``: the same as data on stdout).  Exit 0 when every run matched, 1 otherwise.
+All the campaigns (cells x seeds x CPU counts) are spread in chunks of schedules over one
+pool of worker processes, as ``pcptrio matrix`` spreads its cells (``run_campaigns``): the
+next chunk goes to the campaign with the fewest in flight, so no slow campaign straggles at
+the end; ``--cluster`` runs them on Dask instead.  A campaign's seconds are the time its
+chunks ran.  Each finished campaign prints a progress line on stderr.  The end is a table
+(one row per scenario, ``F``/``.``/``n/a`` where every run matched, ``F!k`` where k runs
+did not), the slowest cells and campaigns, the mismatches with each campaign's summary, and
+the wall time (``--json``: the same as data on stdout).  Exit 0 when every run matched, 1 otherwise.
 
-    python scripts/check_matrix.py [--seeds 1,2] [--cpus 2,4,8] [--jobs N] [--json]
+    python scripts/check_matrix.py [--seeds 1,2] [--cpus 2,4,8] [--jobs N]
+        [--cluster local:N|tcp://HOST:8786] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import importlib.util
 import json
-import multiprocessing
 import os
 import pathlib
 import sys
 import time
-import traceback
 from types import ModuleType
 from typing import Any
 
 import attrs
 
-from pcptrio import CampaignConfig, NotApplicable, explore, make_run_spec, resolve_scenario
+from pcptrio import (
+    CampaignConfig,
+    CampaignResult,
+    NotApplicable,
+    make_run_spec,
+    resolve_scenario,
+)
+from pcptrio._explore._campaign import CLUSTER_CHUNK_S
+from pcptrio._explore._cluster import checked_submit, cluster_executor
+from pcptrio._explore._spread import POOL_CHUNK_S, run_campaigns
+from pcptrio._explore._workers import worker_pool
 
 _EXPECTED_FILE = pathlib.Path(__file__).resolve().parent.parent / "tests" / "expected_matrix.py"
 
@@ -126,29 +139,6 @@ def matches(scenario: str, expected: str, verdict: str, oracle: str | None) -> b
     return expected == "n/a" and verdict == "n/a"
 
 
-def run_task(task: Task) -> Outcome:
-    """One campaign (in a worker process).  A crash is reported as a mismatch, so one broken
-    cell never hides the others."""
-    t0 = time.perf_counter()
-    verdict, oracle = "error", None
-    try:
-        spec = make_run_spec(task.scenario, task.design, {"cpus": task.cpus})
-        res = explore(
-            CampaignConfig(
-                spec, scheduler="portfolio", seed=task.seed, schedules=spec.scenario.schedules
-            )
-        )
-        verdict, summary = res.verdict, res.summary()
-        oracle = res.failure.oracle if res.failure is not None else None
-    except NotApplicable as exc:
-        verdict, summary = "n/a", str(exc)
-    except Exception as exc:  # reported as a mismatch, with where it was raised
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        summary = f"{type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
-    ok = matches(task.scenario, task.expected, verdict, oracle)
-    return Outcome(task, verdict, oracle, summary, time.perf_counter() - t0, ok)
-
-
 def plan(seeds: list[int], cpus: list[int]) -> list[Task]:
     """Every cell x seed x machine size, largest estimated cost first.
 
@@ -171,28 +161,59 @@ def plan(seeds: list[int], cpus: list[int]) -> list[Task]:
     return tasks
 
 
-def run_all(tasks: list[Task], jobs: int) -> list[Outcome]:
-    """Run ``tasks`` on ``jobs`` forked workers, printing one line per finished campaign."""
+def run_all(tasks: list[Task], jobs: int, cluster: str | None = None) -> list[Outcome]:
+    """Run ``tasks`` as one set of campaigns spread in chunks over ``jobs`` worker processes
+    (or the Dask ``cluster``), printing one line per finished campaign."""
     out: list[Outcome] = []
     width = len(str(len(tasks)))
-    ctx = multiprocessing.get_context("fork")
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = [pool.submit(run_task, t) for t in tasks]
+
+    def emit(o: Outcome) -> None:
+        out.append(o)
+        mark = "ok      " if o.ok else "MISMATCH"
+        got = o.verdict + (f" [{o.oracle}]" if o.oracle else "")
+        print(
+            f"[{len(out):>{width}}/{len(tasks)}] {mark} {o.task.label}: "
+            f"expected {o.task.expected}, got {got} ({o.seconds:.1f}s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    cfgs: list[CampaignConfig] = []
+    owners: list[Task] = []
+    for t in tasks:
         try:
-            for fut in cf.as_completed(futures):
-                o = fut.result()
-                out.append(o)
-                mark = "ok      " if o.ok else "MISMATCH"
-                got = o.verdict + (f" [{o.oracle}]" if o.oracle else "")
-                print(
-                    f"[{len(out):>{width}}/{len(tasks)}] {mark} {o.task.label}: "
-                    f"expected {o.task.expected}, got {got} ({o.seconds:.1f}s)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+            spec = make_run_spec(t.scenario, t.design, {"cpus": t.cpus})
+        except NotApplicable as exc:
+            emit(
+                Outcome(t, "n/a", None, str(exc), 0.0, matches(t.scenario, t.expected, "n/a", None))
+            )
+            continue
+        cfgs.append(
+            CampaignConfig(
+                spec, scheduler="portfolio", seed=t.seed, schedules=spec.scenario.schedules
+            )
+        )
+        owners.append(t)
+
+    def done(j: int, res: CampaignResult, _steps_before: int | None) -> None:
+        t = owners[j]
+        oracle = res.failure.oracle if res.failure is not None else None
+        ok = matches(t.scenario, t.expected, res.verdict, oracle)
+        emit(Outcome(t, res.verdict, oracle, res.summary(), res.search_s or 0.0, ok))
+
+    if cluster is not None:
+        with cluster_executor(cluster) as (ex, workers):
+            run_campaigns(
+                cfgs,
+                checked_submit(ex),
+                2 * workers,
+                done,
+                chunk_s=CLUSTER_CHUNK_S,
+                shrink_budget=0,
+            )
+    else:
+        with worker_pool(jobs) as pool:
+            run_campaigns(cfgs, pool.submit, 2 * jobs, done, chunk_s=POOL_CHUNK_S, shrink_budget=0)
     return out
 
 
@@ -274,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=_int_list, default=[1, 2], help="campaign seeds (1,2)")
     ap.add_argument("--cpus", type=_int_list, default=[2, 4, 8], help="CPU counts (2,4,8)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    ap.add_argument("--cluster", help="run on Dask: local:N or tcp://HOST:8786 (pcptrio[dask])")
     ap.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     args = ap.parse_args(argv)
     if args.jobs < 1:
@@ -290,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    outcomes = run_all(tasks, args.jobs)
+    outcomes = run_all(tasks, args.jobs, args.cluster)
     wall = time.perf_counter() - t0
     outcomes.sort(key=lambda o: (o.task.scenario, o.task.design, o.task.seed, o.task.cpus))
     ok = all(o.ok for o in outcomes)

@@ -308,3 +308,17 @@ def test_expected_matrix_holds_across_seeds_and_cpus(
     assert res.verdict == ("found" if verdict == "F" else "not-found"), res.summary()
     if res.failure is not None:
         assert res.failure.oracle in ORACLES[scenario]
+
+
+def test_the_compact_store_widens_its_probe_masks() -> None:
+    """One byte of probe mask per schedule while a campaign has at most 8 probes; a ninth
+    widens every mask without losing what earlier schedules reached."""
+    from pcptrio._explore._campaign import _Done
+
+    d = _Done()
+    d.add({"index": 0, "outcome": "ok", "steps": 1, "probes": [f"p{j}" for j in range(8)]})
+    assert d.masks.itemsize == 1
+    d.add({"index": 2, "outcome": "ok", "steps": 1, "probes": ["p0", "p8"]})
+    assert d.masks.itemsize == 2
+    assert d.probes_of(0) == [f"p{j}" for j in range(8)]
+    assert d.probes_of(2) == ["p0", "p8"] and d.probes_of(1) == [] and 1 not in d

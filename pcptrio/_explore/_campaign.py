@@ -369,7 +369,7 @@ def _record(index: int, seed: int, r: RunResult) -> dict[str, Any]:
 def _run_chunk(
     spec_json: dict[str, Any],
     cfg: dict[str, Any],
-    indices: list[int],
+    indices: Iterable[int],
     k: int,
     emit: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
@@ -483,12 +483,14 @@ MAX_INDEX = 1 << 32
 class _Done:
     """The schedules a campaign has finished, in memory: one byte (the outcome class) and a
     probe bit mask per index, and the whole record only for failures and errors — what the
-    verdict, the counts, the first error and the failure need.  A million ``ok`` schedules
-    cost about 9 MB here, not the ~690 MB of their records (the JSONL file has those)."""
+    verdict, the counts, the first error and the failure need.  The masks are as wide as the
+    probes seen need (one byte for up to 8, the scenarios' case), so a million ``ok``
+    schedules cost about 2 MB here, not the ~690 MB of their records (the JSONL file has
+    those)."""
 
     def __init__(self) -> None:
         self.codes = bytearray()
-        self.masks = array.array("Q")
+        self.masks = array.array("B")
         self.full: dict[int, dict[str, Any]] = {}
         self.n = 0
         self._bits: dict[str, int] = {}
@@ -511,6 +513,9 @@ class _Done:
                     continue  # more distinct probes than a mask holds: not counted
                 bit = self._bits[name] = len(self._names)
                 self._names.append(name)
+                if bit >= 8 * self.masks.itemsize:  # widen every mask (rare: >8 probes)
+                    wider = next(t for t in "BHLQ" if 8 * array.array(t).itemsize > bit)
+                    self.masks = array.array(wider, self.masks)
             mask |= 1 << bit
         self.codes[i] = _CODE[rec["outcome"]]
         self.masks[i] = mask
@@ -682,7 +687,12 @@ def _parse_record(line: bytes) -> dict[str, Any] | None:
         rec = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
-    if (
+    return rec if valid_record(rec) else None
+
+
+def valid_record(rec: Any) -> bool:
+    """Whether ``rec`` (read back from a file) is a whole schedule record."""
+    return bool(
         isinstance(rec, dict)
         and isinstance(rec.get("index"), int)
         and not isinstance(rec.get("index"), bool)
@@ -690,9 +700,7 @@ def _parse_record(line: bytes) -> dict[str, Any] | None:
         and rec.get("outcome") in OUTCOMES
         and isinstance(rec.get("steps"), int)
         and _consistent(rec)
-    ):
-        return rec
-    return None
+    )
 
 
 def _consistent(rec: dict[str, Any]) -> bool:
@@ -754,9 +762,22 @@ def _failure_from(rec: dict[str, Any], spec_json: dict[str, Any]) -> Failure:
     )
 
 
-def _chunks(indices: list[int], size: int) -> Iterable[list[int]]:
-    for i in range(0, len(indices), size):
-        yield indices[i : i + size]
+def _chunks(indices: Iterator[int], size: int) -> Iterator[list[int]]:
+    while chunk := list(itertools.islice(indices, size)):
+        yield chunk
+
+
+class _Todo:
+    """The indices of ``want`` not in ``done`` (at the start), iterated as they go, and
+    how many there are."""
+
+    def __init__(self, want: range, done: _Done) -> None:
+        self._want = want
+        self._done = done
+        self.count = len(want) - sum(1 for i in want if i in done) if len(done) else len(want)
+
+    def __iter__(self) -> Iterator[int]:
+        return (i for i in self._want if i not in self._done)
 
 
 def explore(
@@ -792,17 +813,20 @@ def explore(
         # check the deadline per schedule; a cluster's hosts have their own clocks, so there
         # the driver alone stops submitting (chunks of about 1 s).
         cdict = chunk_config(cfg, stop_at if cfg.cluster is None else None)
-        loaded = set(sink.done)
-        todo = [i for i in _indices(cfg) if i not in sink.done]
+        loaded = bytes(sink.done.codes)  # what the file had: one byte per index
         first_fail = sink.done.lowest_failure() if cfg.stop_at_first else None
+        want = range(*_index_range(cfg))
+        total = len(want)
         if first_fail is not None:
-            todo = [i for i in todo if i < first_fail]
-        total = len(_indices(cfg))
+            want = range(want.start, min(want.stop, first_fail), want.step)
+        # The indices still to run, produced as they are submitted, never listed: a list
+        # of a million indices (and of their chunks) would cost the driver ~50 MiB.
+        todo = _Todo(want, sink.done)
         if progress is not None:
             progress(len(sink.done), total)
-        if not todo:
+        if not todo.count:
             pass  # everything is in the file already
-        elif cfg.cluster is None and (cfg.jobs == 1 or len(todo) <= 1):
+        elif cfg.cluster is None and (cfg.jobs == 1 or todo.count <= 1):
             # One chunk, in order: it stops at the first failure itself (todo holds no index
             # past a failure already recorded), and each record reaches the sink as its
             # schedule ends, so an interrupted campaign keeps every schedule it finished.
@@ -812,7 +836,7 @@ def explore(
                 if progress is not None:
                     progress(len(sink.done), total)
 
-            _run_chunk(spec_json, cdict, todo, k, emit)
+            _run_chunk(spec_json, cdict, iter(todo), k, emit)
         else:
             first_fail = _parallel(
                 cfg, spec_json, cdict, todo, k, sink, first_fail, progress, stop_at
@@ -820,49 +844,52 @@ def explore(
         res = _result(cfg, sink.done, spec_json)
         if stop_at is not None and time.monotonic() > stop_at:
             upto = res.failure.index if res.failure is not None and cfg.stop_at_first else None
-            wanted = [i for i in _indices(cfg) if upto is None or i <= upto]
-            if any(i not in sink.done for i in wanted):
+            r = range(*_index_range(cfg))
+            if upto is not None:
+                r = range(r.start, min(r.stop, upto + 1), r.step)
+            if any(i not in sink.done for i in r):
                 res = attrs.evolve(res, timed_out=True)
         first = res.failure.index if res.failure is not None and cfg.stop_at_first else None
-        resumed = sum(1 for i in loaded if i < cfg.schedules and (first is None or i <= first))
+        upto = cfg.schedules if first is None else min(cfg.schedules, first + 1)
+        resumed = len(loaded[:upto]) - loaded[:upto].count(0)
         completed = True
         return attrs.evolve(res, resumed=resumed, notes=tuple(sink.notes))
     finally:
         sink.close(completed)
 
 
-def _indices(cfg: CampaignConfig) -> list[int]:
-    """The schedule indices a campaign (or its shard) runs."""
+def _index_range(cfg: CampaignConfig) -> tuple[int, int, int]:
+    """``range()`` arguments of the schedule indices a campaign (or its shard) runs."""
     if cfg.shard is None:
-        return list(range(cfg.schedules))
+        return 0, cfg.schedules, 1
     k, n = cfg.shard
-    return list(range(k, cfg.schedules, n))
+    return k, cfg.schedules, n
 
 
 def _parallel(
     cfg: CampaignConfig,
     spec_json: dict[str, Any],
     cdict: dict[str, Any],
-    todo: list[int],
+    todo: _Todo,
     k: int,
     sink: _Sink,
     first_fail: int | None,
     progress: Callable[[int, int], None] | None,
     stop_at: float | None,
 ) -> int | None:
-    with _executor(cfg, len(todo)) as (pool, workers):
-        size = max(1, min(8, len(todo) // (workers * 4) or 1))
+    total = len(range(*_index_range(cfg)))  # computed once: a budget may be millions
+    with _executor(cfg, todo.count) as (pool, workers):
+        size = max(1, min(8, todo.count // (workers * 4) or 1))
         if cfg.cluster is not None:
             # A Dask task costs milliseconds of scheduling and cannot be cancelled once it
             # runs: chunks of about a second of work (one schedule timed here, on the
             # driver), but never so few that a worker idles.
             t0 = time.perf_counter()
-            _run_chunk(spec_json, {**cdict, "deadline": None}, [todo[0]], k)
+            _run_chunk(spec_json, {**cdict, "deadline": None}, [next(iter(todo))], k)
             per = max(time.perf_counter() - t0, 1e-4)
-            size = max(1, min(round(CLUSTER_CHUNK_S / per), len(todo) // (workers * 2) or 1))
-        chunks = list(_chunks(todo, size))
+            size = max(1, min(round(CLUSTER_CHUNK_S / per), todo.count // (workers * 2) or 1))
         pending: dict[cf.Future[list[dict[str, Any]]], list[int]] = {}
-        it = iter(chunks)
+        it = _chunks(iter(todo), size)
         ref = spec_json["design"]
         fp = code_fingerprint(ref)
 
@@ -899,7 +926,7 @@ def _parallel(
                         i = rec["index"]
                         first_fail = i if first_fail is None else min(first_fail, i)
                 if progress is not None:
-                    progress(len(sink.done), len(_indices(cfg)))
+                    progress(len(sink.done), total)
                 submit()
             if first_fail is not None:
                 for fut, chunk in list(pending.items()):

@@ -30,7 +30,7 @@ from typing import Any
 from .._core import BadInput
 from ._code import code_fingerprint
 
-__all__ = ["check_cluster", "cluster_executor", "run_checked"]
+__all__ = ["check_cluster", "checked_submit", "cluster_executor", "run_checked"]
 
 _LOCAL = re.compile(r"local:(\d+)")
 
@@ -94,3 +94,17 @@ def run_checked(fingerprint: str, design: str | None, fn: Callable[..., Any], *a
             f"pcptrio code mismatch: this worker runs {mine}, the driver {fingerprint}"
         )
     return fn(*args)
+
+
+def checked_submit(ex: cf.Executor) -> Callable[..., cf.Future[Any]]:
+    """``submit(fn, spec_json, *args)`` on the cluster's executor ``ex``, each task checked
+    by :func:`run_checked` against this process's code for its spec's design."""
+    prints: dict[str, str] = {}
+
+    def submit(fn: Callable[..., Any], spec: dict[str, Any], *args: Any) -> cf.Future[Any]:
+        ref = spec["design"]
+        if ref not in prints:
+            prints[ref] = code_fingerprint(ref)
+        return ex.submit(run_checked, prints[ref], ref, fn, spec, *args)
+
+    return submit

@@ -32,7 +32,8 @@ from .._scenarios import (
     resolve_scenario,
 )
 from ._campaign import CLUSTER_CHUNK_S, CampaignConfig, CampaignResult, code_fingerprint
-from ._cluster import check_cluster, cluster_executor, run_checked
+from ._cluster import check_cluster, checked_submit, cluster_executor
+from ._journal import MatrixJournal
 from ._run import make_run_spec, run_timeout_here
 from ._spread import POOL_CHUNK_S, run_campaigns, submit_inline
 from ._workers import check_jobs, worker_count, worker_pool
@@ -90,6 +91,8 @@ class MatrixResult:
     shard: tuple[int, int] | None = None
     #: How each cell was searched (budget, PCT depth, shrinking): shards merge only if equal.
     search: dict[str, Any] = attrs.field(factory=dict)
+    #: What resuming a journal had to say (lines dropped, cells run again); not in the JSON.
+    notes: tuple[str, ...] = ()
 
     def cell(self, scenario: str, design: str) -> Cell:
         for c in self.cells:
@@ -158,6 +161,22 @@ def _cell_of(hazard: str, scenario: str, res: CampaignResult, steps_before: int 
     )
 
 
+def _journaled_cell(data: dict[str, Any], meta: tuple[str, str, str]) -> Cell | None:
+    """A cell result read back from a journal, None if it is damaged or not this cell's."""
+    try:
+        cell = Cell(**data)
+    except TypeError:
+        return None
+    if (cell.hazard, cell.scenario, cell.design) != meta or cell.verdict not in (
+        "found",
+        "not-found",
+        "inconclusive",
+        "n/a",
+    ):
+        return None
+    return cell
+
+
 def run_matrix(
     designs: Sequence[str | DrainDesign] | None = None,
     hazards: Sequence[str | ScenarioDef] | None = None,
@@ -175,12 +194,17 @@ def run_matrix(
     shard: tuple[int, int] | None = None,
     cluster: str | None = None,
     time_budget_s: float | None = None,
+    journal: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    replace: bool = False,
 ) -> MatrixResult:
     """Explore every hazard × design; ``progress(cell, done, total)`` after each cell.
 
     ``jobs`` worker processes (default: one per CPU; at most ``MAX_JOBS``) run the cells;
     ``run_timeout_s`` guards every run against a hang (0: unguarded; None: the
-    ``run_timeout()`` around the call, if any)."""
+    ``run_timeout()`` around the call, if any).  ``journal``: stream what is done to that
+    JSON Lines file (refused if it exists, unless ``replace``); with ``resume``, continue
+    the run it records (the same settings), running only what it lacks."""
     ds = [resolve_design(d) for d in (designs or design_names())]
     hs = [resolve_scenario(h) for h in hazards] if hazards else list(hazard_scenarios())
     if budget is not None and budget < 1:
@@ -211,81 +235,123 @@ def run_matrix(
     jobs = jobs or os.cpu_count() or 1
     check_jobs(jobs)
     guard = run_timeout_here(run_timeout_s)  # resolved here: workers do not see the context
+    if resume and journal is None:
+        raise BadInput("resume= needs the journal= to continue")
     cells: list[Cell | None] = [None] * len(tasks)
     cfgs: list[CampaignConfig] = []
     where: list[int] = []  # the task of each campaign
+    search = {
+        "budget": budget,
+        "depth": depth,
+        "shrink_failures": shrink_failures,
+        "shrink_budget": shrink_budget,
+    }
+    jr = None
+    if journal is not None:
+        header = {
+            "designs": refs,
+            "hazards": [s.name if s.builtin else s.data for s in hs],
+            "seed": seed,
+            "scheduler": scheduler,
+            "cpus": cpus,
+            "shard": list(shard) if shard is not None else None,
+            "search": search,
+            "code": sorted({code_fingerprint(r) for r in refs}),
+        }
+        jr = MatrixJournal(
+            pathlib.Path(journal), header, len(tasks), resume=resume, replace=replace
+        )
+    notes = list(jr.notes) if jr is not None else []
 
-    def record(i: int, cell: Cell) -> None:
+    def record(i: int, cell: Cell, journaled: bool = False) -> None:
         cells[i] = cell
+        if jr is not None and not journaled:
+            jr.result(i, cell.to_json())
         if progress is not None:
             progress(cell, sum(c is not None for c in cells), len(tasks))
 
-    for i, (s, ref, params) in enumerate(tasks):
-        try:
-            spec = make_run_spec(s, ref, params)
-        except NotApplicable as exc:
-            record(i, Cell(meta[i][0], s.name, meta[i][2], "n/a", 0, why=str(exc)))
-            continue
-        cfg = CampaignConfig(
-            spec,
-            scheduler=scheduler,
-            depth=depth,
-            schedules=budget or s.schedules,
-            seed=seed,
-            jobs=1,
-            run_timeout_s=guard,
-        )
-        cfgs.append(cfg.validate())
-        where.append(i)
-
-    def done(j: int, res: CampaignResult, steps_before: int | None) -> None:
-        i = where[j]
-        record(i, _cell_of(meta[i][0], meta[i][1], res, steps_before))
-
-    shrink = shrink_budget if shrink_failures else 0
-    if cluster is not None:
-        fp = {r: code_fingerprint(r) for r in refs}
-        with cluster_executor(cluster) as (ex, workers):
-            run_campaigns(
-                cfgs,
-                # every task's first argument is its campaign's spec (JSON): its design
-                lambda fn, spec, *a: ex.submit(
-                    run_checked, fp[spec["design"]], spec["design"], fn, spec, *a
-                ),
-                2 * workers,
-                done,
-                chunk_s=CLUSTER_CHUNK_S,
-                shrink_budget=shrink,
-                time_budget_s=time_budget_s,
-                on_error=f"a cell failed on the cluster {cluster}",
+    try:
+        for i, (s, ref, params) in enumerate(tasks):
+            if jr is not None and i in jr.results:
+                kept = _journaled_cell(jr.results[i], meta[i])
+                if kept is not None:
+                    record(i, kept, journaled=True)
+                    continue
+                notes.append(f"{journal}: cell {i} had a damaged result; it runs again")
+            try:
+                spec = make_run_spec(s, ref, params)
+            except NotApplicable as exc:
+                record(i, Cell(meta[i][0], s.name, meta[i][2], "n/a", 0, why=str(exc)))
+                continue
+            cfg = CampaignConfig(
+                spec,
+                scheduler=scheduler,
+                depth=depth,
+                schedules=budget or s.schedules,
+                seed=seed,
+                jobs=1,
+                run_timeout_s=guard,
             )
-    elif jobs == 1 or len(cfgs) <= 1:
-        run_campaigns(
-            cfgs,
-            submit_inline,
-            1,
-            done,
-            chunk_s=POOL_CHUNK_S,
-            shrink_budget=shrink,
-            time_budget_s=time_budget_s,
-        )
-    else:
-        # no more workers than there are schedules to run (a chunk is at least one)
-        jobs = worker_count(jobs, sum(c.schedules for c in cfgs))
-        with worker_pool(jobs) as pool:
+            cfgs.append(cfg.validate())
+            where.append(i)
+
+        def done(j: int, res: CampaignResult, steps_before: int | None) -> None:
+            i = where[j]
+            record(i, _cell_of(meta[i][0], meta[i][1], res, steps_before))
+
+        shrink = shrink_budget if shrink_failures else 0
+        more: dict[str, Any] = {}
+        if jr is not None:
+            jr_ = jr
+            more["resumed"] = [jr_.records.get(i, []) for i in where]
+            more["on_record"] = lambda j, rec: jr_.record(where[j], rec)
+        if cluster is not None:
+            with cluster_executor(cluster) as (ex, workers):
+                run_campaigns(
+                    cfgs,
+                    checked_submit(ex),
+                    2 * workers,
+                    done,
+                    chunk_s=CLUSTER_CHUNK_S,
+                    shrink_budget=shrink,
+                    time_budget_s=time_budget_s,
+                    on_error=f"a cell failed on the cluster {cluster}",
+                    **more,
+                )
+        elif jobs == 1 or len(cfgs) <= 1:
             run_campaigns(
                 cfgs,
-                pool.submit,
-                2 * jobs,
+                submit_inline,
+                1,
                 done,
                 chunk_s=POOL_CHUNK_S,
                 shrink_budget=shrink,
                 time_budget_s=time_budget_s,
+                **more,
             )
-    for i, c in enumerate(cells):
-        if c is None:  # never started: the time budget ran out first
-            hz, sc, dn = meta[i]
-            cells[i] = Cell(hz, sc, dn, "inconclusive", 0, why="not run: the time budget ran out")
+        else:
+            # no more workers than there are schedules to run (a chunk is at least one)
+            jobs = worker_count(jobs, sum(c.schedules for c in cfgs))
+            with worker_pool(jobs) as pool:
+                run_campaigns(
+                    cfgs,
+                    pool.submit,
+                    2 * jobs,
+                    done,
+                    chunk_s=POOL_CHUNK_S,
+                    shrink_budget=shrink,
+                    time_budget_s=time_budget_s,
+                    **more,
+                )
+        for i, c in enumerate(cells):
+            if c is None:  # never started: the time budget ran out first
+                hz, sc, dn = meta[i]
+                cells[i] = Cell(
+                    hz, sc, dn, "inconclusive", 0, why="not run: the time budget ran out"
+                )
+    finally:
+        if jr is not None:
+            jr.close()
     return MatrixResult(
         tuple(d.name for d in ds),
         tuple((s.hazard or "-", s.name) for s in hs),
@@ -294,12 +360,8 @@ def run_matrix(
         scheduler,
         cpus,
         shard,
-        {
-            "budget": budget,
-            "depth": depth,
-            "shrink_failures": shrink_failures,
-            "shrink_budget": shrink_budget,
-        },
+        search,
+        tuple(notes),
     )
 
 

@@ -72,15 +72,15 @@ def submit_inline(fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
 
 
 def _chunk_task(
-    spec_json: dict[str, Any], cdict: dict[str, Any], start: int, stop: int, k: int | None
+    spec_json: dict[str, Any], cdict: dict[str, Any], indices: list[int], k: int | None
 ) -> tuple[int, list[dict[str, Any]], float]:
-    """``(k, records, seconds)`` of schedules ``start`` … ``stop - 1`` (in a worker); ``k``
-    None: calibrate it here first (not timed)."""
+    """``(k, records, seconds)`` of schedules ``indices`` (in a worker); ``k`` None:
+    calibrate it here first (not timed)."""
     spec = spec_from_json(spec_json, trusted=True)  # made by the driver's own process
     if k is None:
         k = calibrate(spec, cdict)
     t0 = time.perf_counter()
-    recs = _run_chunk(spec_json, cdict, list(range(start, stop)), k)
+    recs = _run_chunk(spec_json, cdict, indices, k)
     return k, recs, time.perf_counter() - t0
 
 
@@ -105,11 +105,13 @@ class _Open:
     cfg: CampaignConfig
     spec_json: dict[str, Any]
     cdict: dict[str, Any]
+    todo: list[int]  # the indices to run, in order (all but those resumed)
     done: _Done = attrs.field(factory=_Done)
     k: int | None = None
-    per_s: float | None = None  # seconds per schedule, from the first chunk
-    next: int = 0  # the lowest index not yet submitted
+    per_s: float | None = None  # seconds per schedule, from the latest chunk
+    pos: int = 0  # todo[pos] is the lowest index not yet submitted
     chunks: int = 0
+    busy_s: float = 0.0  # the seconds its chunks ran (reported as ``search_s``)
     inflight: dict[cf.Future[Any], int] = attrs.field(factory=dict)  # future -> start
     first_fail: int | None = None
     shrinking: bool = False
@@ -119,6 +121,11 @@ class _Open:
         """The highest index the answer needs."""
         return self.cfg.schedules - 1 if self.first_fail is None else self.first_fail
 
+    @property
+    def next(self) -> int:
+        """The lowest index not yet submitted (past the budget when there is none)."""
+        return self.todo[self.pos] if self.pos < len(self.todo) else self.cfg.schedules
+
     def wants(self) -> bool:
         if self.shrinking or self.next > self.limit:
             return False
@@ -127,13 +134,21 @@ class _Open:
     def complete(self) -> bool:
         return self.next > self.limit and all(s > self.limit for s in self.inflight.values())
 
+    def take(self, n: int) -> list[int]:
+        """The next ``n`` indices to submit (none past the limit)."""
+        out: list[int] = []
+        while len(out) < n and self.pos < len(self.todo) and self.todo[self.pos] <= self.limit:
+            out.append(self.todo[self.pos])
+            self.pos += 1
+        return out
+
     def size(self, chunk_s: float) -> int:
         if self.k is None:
             return 1
         want = _FIRST_CHUNK << (_GROWTH_BITS * min(8, max(0, self.chunks - 1)))
         if self.per_s is not None:
             want = min(want, max(1, round(chunk_s / self.per_s)))
-        return max(1, min(want, self.limit + 1 - self.next))
+        return max(1, want)
 
 
 def run_campaigns(
@@ -146,23 +161,36 @@ def run_campaigns(
     shrink_budget: int,
     time_budget_s: float | None = None,
     on_error: str | None = None,
+    resumed: Sequence[Sequence[dict[str, Any]]] | None = None,
+    on_record: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> None:
     """Run the campaigns ``cfgs`` (each ``stop_at_first``, one process per chunk) with at
     most ``inflight`` tasks submitted at a time; see the module docstring.  A task that
-    raises ends the whole run (as ``BadInput(f"{on_error}: …")`` if ``on_error`` is given)."""
+    raises ends the whole run (as ``BadInput(f"{on_error}: …")`` if ``on_error`` is given).
+    ``resumed[i]``: records campaign ``i`` already has (only the others run);
+    ``on_record(i, rec)``: each new record of campaign ``i``, as it comes in."""
     deadline = time.monotonic() + time_budget_s if time_budget_s is not None else None
-    cells = [
-        _Open(i, cfg, cfg.spec.to_json(), chunk_config(cfg, None)) for i, cfg in enumerate(cfgs)
-    ]
+    cells = []
+    for i, cfg in enumerate(cfgs):
+        c = _Open(i, cfg, cfg.spec.to_json(), chunk_config(cfg, None), [])
+        for rec in resumed[i] if resumed is not None else ():
+            if rec["index"] < cfg.schedules and c.done.add(rec) and "signature" in rec:
+                j = rec["index"]
+                c.first_fail = j if c.first_fail is None else min(c.first_fail, j)
+        c.todo = [j for j in range(cfg.schedules) if j not in c.done]
+        cells.append(c)
     open_ = list(cells)
     owner: dict[cf.Future[Any], _Open] = {}
 
     def out_of_time() -> bool:
         return deadline is not None and time.monotonic() > deadline
 
+    def result(c: _Open) -> CampaignResult:
+        return attrs.evolve(_result(c.cfg, c.done, c.spec_json), search_s=c.busy_s)
+
     def finish(c: _Open) -> None:
         open_.remove(c)
-        res = _result(c.cfg, c.done, c.spec_json)
+        res = result(c)
         if res.failure is None or shrink_budget <= 0 or out_of_time():
             on_done(c.i, res, None)
             return
@@ -179,13 +207,15 @@ def run_campaigns(
                     best = c
             if best is None:
                 return
-            n = best.size(chunk_s)
-            fut = submit(_chunk_task, best.spec_json, best.cdict, best.next, best.next + n, best.k)
-            best.inflight[fut] = best.next
-            best.next += n
+            chunk = best.take(best.size(chunk_s))
+            fut = submit(_chunk_task, best.spec_json, best.cdict, chunk, best.k)
+            best.inflight[fut] = chunk[0]
             best.chunks += 1
             owner[fut] = best
 
+    for c in cells:  # everything it needs was resumed
+        if c.complete() and c.k is None and len(c.done):
+            finish(c)
     submit_more()
     while owner:
         done, _ = cf.wait(list(owner), return_when=cf.FIRST_COMPLETED)
@@ -199,17 +229,20 @@ def run_campaigns(
                 raise BadInput(f"{on_error}: {exc}") from None
             if fut not in c.inflight:  # the shrinking
                 failure, before = value
-                res = _result(c.cfg, c.done, c.spec_json)
-                on_done(c.i, attrs.evolve(res, failure=failure), before)
+                on_done(c.i, attrs.evolve(result(c), failure=failure), before)
                 continue
             c.inflight.pop(fut)
             c.k, recs, secs = value
+            c.busy_s += secs
             if recs:
                 c.per_s = secs / len(recs)
             if c.shrinking or c not in open_:
                 continue  # a chunk past the failure that could not be cancelled
             for rec in recs:
-                c.done.add(rec)
+                if not c.done.add(rec):
+                    continue  # a record already in (a retried task)
+                if on_record is not None:
+                    on_record(c.i, rec)
                 if "signature" in rec:
                     i = rec["index"]
                     c.first_fail = i if c.first_fail is None else min(c.first_fail, i)
@@ -223,7 +256,7 @@ def run_campaigns(
         submit_more()
     for c in open_:  # the time budget ran out
         if len(c.done):
-            on_done(c.i, attrs.evolve(_result(c.cfg, c.done, c.spec_json), timed_out=True), None)
+            on_done(c.i, attrs.evolve(result(c), timed_out=True), None)
 
 
 def _config_kw(cfg: CampaignConfig) -> dict[str, Any]:
