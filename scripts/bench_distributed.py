@@ -9,9 +9,10 @@ One not-found campaign (the whole budget runs) of ``shared-mask-race × wq-4.11`
 * ``cluster+start``: ``--cluster local:N``, starting (and stopping) the cluster in the run;
 * ``shards``: ``jobs`` processes of ``--shard k/N --jobs 1`` side by side, then ``merge``.
 
-Then the whole matrix (``--no-shrink``) on the pool and on the started cluster.  Each
-measurement is repeated ``--repeat`` times; the table gives the best and the median wall
-time, schedules/s and the overhead against the pool's median.  Every path must give the
+Then the whole matrix (``--no-shrink``) on the pool and on the started cluster.  The paths
+take turns, ``--repeat`` rounds (a slow spell of a shared host then hits all of them); the
+table gives the best and the median wall time, schedules/s, and the overhead: the median
+over the rounds of the path's time over the pool's time in the same round.  Every path must give the
 same answer (verdict, outcome counts), or the script fails.
 
     python scripts/bench_distributed.py [--schedules 20000] [--jobs 2] [--repeat 3]
@@ -31,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import dask
 import distributed  # the dask extra
 
 from pcptrio._explore import CampaignConfig, explore, make_run_spec, merge_shards, run_matrix
@@ -70,31 +72,6 @@ def main() -> None:
     times: dict[str, list[float]] = {}
     answers: dict[str, Any] = {}
 
-    def measure(name: str, fn: Callable[[], Any]) -> None:
-        for _ in range(args.repeat):
-            secs, res = _timed(fn)
-            times.setdefault(name, []).append(secs)
-            answers[name] = res
-            if not args.json:
-                print(f"  {name:<14} {secs:7.2f} s", file=sys.stderr, flush=True)
-
-    measure("pool", lambda: _answer(explore(cfg())))
-    measure("cluster+start", lambda: _answer(explore(cfg(cluster=f"local:{args.jobs}"))))
-    cluster = distributed.LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=args.jobs,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=40,
-    )
-    try:
-        measure("cluster", lambda: _answer(explore(cfg(cluster=cluster.scheduler_address))))
-        if not args.no_matrix:
-            measure("matrix pool", lambda: _matrix(None, args.jobs))
-            measure("matrix cluster", lambda: _matrix(cluster.scheduler_address, args.jobs))
-    finally:
-        cluster.close()
-
     def shards() -> Any:
         with tempfile.TemporaryDirectory() as tmp:
             files = [str(pathlib.Path(tmp) / f"s{k}.jsonl") for k in range(args.jobs)]
@@ -133,7 +110,38 @@ def main() -> None:
                 p.wait()
             return _answer(merge_shards(files))
 
-    measure("shards", shards)
+    # A cluster started beforehand, as a user's long-lived one; like the one `local:N`
+    # starts, its workers do not run the profiler (a dashboard feature).
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        cluster = distributed.LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=args.jobs,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        )
+    address = cluster.scheduler_address
+    paths: dict[str, Callable[[], Any]] = {
+        "pool": lambda: _answer(explore(cfg())),
+        "cluster": lambda: _answer(explore(cfg(cluster=address))),
+        "cluster+start": lambda: _answer(explore(cfg(cluster=f"local:{args.jobs}"))),
+        "shards": shards,
+    }
+    if not args.no_matrix:
+        paths["matrix pool"] = lambda: _matrix(None, args.jobs)
+        paths["matrix cluster"] = lambda: _matrix(address, args.jobs)
+    try:
+        # Round-robin over the paths, so that a slow spell of a shared host is spread
+        # over all of them instead of landing on one.
+        for rep in range(args.repeat):
+            for name, fn in paths.items():
+                secs, res = _timed(fn)
+                times.setdefault(name, []).append(secs)
+                answers[name] = res
+                if not args.json:
+                    print(f"  [{rep + 1}] {name:<14} {secs:7.2f} s", file=sys.stderr, flush=True)
+    finally:
+        cluster.close()
 
     campaign = [k for k in times if not k.startswith("matrix")]
     if len({json.dumps(answers[k], sort_keys=True) for k in campaign}) != 1:
@@ -143,7 +151,7 @@ def main() -> None:
 
     rows = []
     for name, ts in times.items():
-        ref = statistics.median(times["matrix pool" if name.startswith("matrix") else "pool"])
+        ref = times["matrix pool" if name.startswith("matrix") else "pool"]
         med = statistics.median(ts)
         rows.append(
             {
@@ -151,7 +159,9 @@ def main() -> None:
                 "best_s": min(ts),
                 "median_s": med,
                 "schedules_per_s": None if name.startswith("matrix") else args.schedules / med,
-                "overhead": med / ref - 1,
+                # each round's ratio to the pool's time in that round, then the median: a
+                # host that slows down for a while moves both sides of a ratio together
+                "overhead": statistics.median(t / r for t, r in zip(ts, ref, strict=True)) - 1,
             }
         )
     if args.json:

@@ -310,7 +310,10 @@ def run_matrix(
                 run_campaigns(
                     cfgs,
                     checked_submit(ex),
-                    2 * workers,
+                    # a Dask task takes milliseconds to go out and come back, and a matrix's
+                    # tasks are short: more in flight hide that (a cell's queued chunks past
+                    # its failure are still cancelled)
+                    4 * workers,
                     done,
                     chunk_s=CLUSTER_CHUNK_S,
                     shrink_budget=shrink,
