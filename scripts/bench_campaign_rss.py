@@ -35,6 +35,8 @@ import tempfile
 import time
 from typing import Any
 
+import attrs
+
 from pcptrio._explore import CampaignConfig, explore, make_run_spec
 
 TRIVIAL = "rss-trivial"
@@ -203,14 +205,7 @@ def main() -> None:
 
         per_s: float | None = None
         if args.calibrate > 0:
-            small = CampaignConfig(
-                spec,
-                scheduler=args.scheduler,
-                schedules=args.calibrate,
-                seed=args.seed,
-                jobs=args.jobs,
-                stop_at_first=False,
-            )
+            small = attrs.evolve(cfg, schedules=args.calibrate)
             cal = pathlib.Path(tmp) / "calibrate.jsonl" if out is not None else None
             t = time.perf_counter()
             explore(small, out=cal, progress=lambda done, total: None)
