@@ -1288,7 +1288,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--time-budget",
         metavar="DURATION",
-        help="start no cell after this long (90s, 15m, 2h); cells not run are inconclusive",
+        help="start no chunk after this long (90s, 15m, 2h); cells cut short are inconclusive",
     )
     s.add_argument(
         "--cluster", metavar="ADDRESS", help="run the cells on Dask: local:N or tcp://HOST:8786"

@@ -28,7 +28,9 @@ All the campaigns (cells x seeds x CPU counts) are spread in chunks of schedules
 pool of worker processes, as ``pcptrio matrix`` spreads its cells (``run_campaigns``): the
 next chunk goes to the campaign with the fewest in flight, so no slow campaign straggles at
 the end; ``--cluster`` runs them on Dask instead.  A campaign's seconds are the time its
-chunks ran.  Each finished campaign prints a progress line on stderr.  The end is a table
+chunks ran.  A campaign that raises (a bug in pcptrio, not a design's exception, which is
+an ``error`` outcome) ends the whole check with its traceback.  Each finished campaign
+prints a progress line on stderr.  The end is a table
 (one row per scenario, ``F``/``.``/``n/a`` where every run matched, ``F!k`` where k runs
 did not), the slowest cells and campaigns, the mismatches with each campaign's summary, and
 the wall time (``--json``: the same as data on stdout).  Exit 0 when every run matched, 1 otherwise.
@@ -58,10 +60,7 @@ from pcptrio import (
     make_run_spec,
     resolve_scenario,
 )
-from pcptrio._explore._campaign import CLUSTER_CHUNK_S
-from pcptrio._explore._cluster import checked_submit, cluster_executor
-from pcptrio._explore._spread import POOL_CHUNK_S, run_campaigns
-from pcptrio._explore._workers import worker_pool
+from pcptrio._explore._spread import spread
 
 _EXPECTED_FILE = pathlib.Path(__file__).resolve().parent.parent / "tests" / "expected_matrix.py"
 
@@ -201,19 +200,7 @@ def run_all(tasks: list[Task], jobs: int, cluster: str | None = None) -> list[Ou
         ok = matches(t.scenario, t.expected, res.verdict, oracle)
         emit(Outcome(t, res.verdict, oracle, res.summary(), res.search_s or 0.0, ok))
 
-    if cluster is not None:
-        with cluster_executor(cluster) as (ex, workers):
-            run_campaigns(
-                cfgs,
-                checked_submit(ex),
-                2 * workers,
-                done,
-                chunk_s=CLUSTER_CHUNK_S,
-                shrink_budget=0,
-            )
-    else:
-        with worker_pool(jobs) as pool:
-            run_campaigns(cfgs, pool.submit, 2 * jobs, done, chunk_s=POOL_CHUNK_S, shrink_budget=0)
+    spread(cfgs, done, jobs=jobs, cluster=cluster, shrink_budget=0)
     return out
 
 
@@ -294,10 +281,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--seeds", type=_int_list, default=[1, 2], help="campaign seeds (1,2)")
     ap.add_argument("--cpus", type=_int_list, default=[2, 4, 8], help="CPU counts (2,4,8)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
-    ap.add_argument("--cluster", help="run on Dask: local:N or tcp://HOST:8786 (pcptrio[dask])")
+    ap.add_argument("--jobs", type=int, help="worker processes (default: one per core)")
+    ap.add_argument(
+        "--cluster", help="run on Dask instead: local:N or tcp://HOST:8786 (pcptrio[dask])"
+    )
     ap.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     args = ap.parse_args(argv)
+    if args.jobs is not None and args.cluster is not None:
+        ap.error("--jobs is for the local pool; --cluster runs on the cluster's workers")
+    if args.jobs is None:
+        args.jobs = os.cpu_count() or 1
     if args.jobs < 1:
         ap.error(f"--jobs must be at least 1, got {args.jobs}")
     if min(args.cpus) < 1:

@@ -322,3 +322,26 @@ def test_the_compact_store_widens_its_probe_masks() -> None:
     assert d.masks.itemsize == 2
     assert d.probes_of(0) == [f"p{j}" for j in range(8)]
     assert d.probes_of(2) == ["p0", "p8"] and d.probes_of(1) == [] and 1 not in d
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"probes": 5},
+        {"seed": None},
+        {"index": 10_000},  # past the campaign's budget: no campaign of it ran that index
+    ],
+    ids=["probes-not-a-list", "no-seed", "index-past-budget"],
+)
+def test_resume_drops_damaged_records_with_a_note(
+    tmp_path: pathlib.Path, damage: dict[str, object]
+) -> None:
+    cfg = _cfg("shared-mask-race", "wq-4.11", schedules=6, seed=1, stop_at_first=False)
+    path = tmp_path / "c.jsonl"
+    whole = explore(cfg, out=path)
+    lines = path.read_text().splitlines()
+    rec = {**json.loads(lines[2]), **damage}
+    path.write_text("\n".join([*lines[:2], json.dumps(rec), *lines[3:]]) + "\n")
+    again = explore(cfg, out=path, resume=True)
+    assert again.to_json() == whole.to_json()
+    assert again.notes == (f"{path}: dropped unreadable line 3",)

@@ -96,3 +96,38 @@ def test_journal_cli(capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path)
     assert "give one" in line
     line = assert_bad_input(*cli(capsys, *base, "--seed", "3", "--resume", str(j)))
     assert "different matrix run" in line
+
+
+def test_a_cell_cut_short_by_the_time_budget_is_finished_by_resume(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = tmp_path / "m.jsonl"
+    kw: dict[str, Any] = {"budget": 400, "jobs": 1, "shrink_failures": False}
+    cut = run_matrix(["wq-4.11"], ["shared-mask-race"], journal=path, time_budget_s=0.3, **kw)
+    assert cut.cells[0].verdict == "inconclusive" and "time budget" in (cut.cells[0].why or "")
+    assert not any("result" in e for e in _entries(path))  # not journaled as finished
+    done = run_matrix(["wq-4.11"], ["shared-mask-race"], journal=path, resume=True, **kw)
+    whole = run_matrix(["wq-4.11"], ["shared-mask-race"], **kw)
+    assert done.to_json() == whole.to_json() and done.cells[0].schedules == 400
+
+
+def test_a_damaged_result_runs_again_and_the_new_one_is_kept(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "m.jsonl"
+    whole = _run(path, 1)
+    lines = path.read_text().splitlines()
+    k = next(n for n, ln in enumerate(lines) if '"result"' in ln)
+    lines[k] = lines[k].replace('"verdict":"', '"verdict":"bogus-')
+    path.write_text("\n".join(lines) + "\n")
+    res = run_matrix(DESIGNS, _scenarios(), jobs=1, journal=path, resume=True)
+    assert res.to_json() == whole and any("damaged result" in n for n in res.notes)
+    size = len(path.read_text().splitlines())
+    again = run_matrix(DESIGNS, _scenarios(), jobs=1, journal=path, resume=True)
+    assert again.to_json() == whole and not again.notes
+    assert len(path.read_text().splitlines()) == size  # nothing ran the third time
+
+
+def test_a_refused_run_leaves_no_journal(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "m.jsonl"
+    with pytest.raises(BadInput, match="depth"):
+        run_matrix(DESIGNS, _scenarios(), jobs=1, journal=path, depth=0)
+    assert not path.exists()

@@ -599,6 +599,7 @@ class _Sink:
                 if not isinstance(first, dict) or not isinstance(first.get("campaign"), dict):
                     raise BadInput(f"{path} is not a pcptrio campaign file (no header line)")
                 self._check_header(path, first["campaign"], header)
+                below = _budget_of(path, first["campaign"])
                 dst.write(json.dumps({"campaign": header}, sort_keys=True, separators=(",", ":")))
                 dst.write("\n")
                 lineno = 1
@@ -608,7 +609,7 @@ class _Sink:
                     lineno += 1
                     if not ln.strip():
                         continue
-                    rec = _parse_record(ln)
+                    rec = _parse_record(ln, below)
                     if rec is None:
                         bad.append((lineno, ln.endswith(b"\n")))
                         continue
@@ -681,24 +682,37 @@ def _differs(key: str, old: Any, new: Any) -> str:
     return f"{key}: file {old!r}, now {new!r}"
 
 
-def _parse_record(line: bytes) -> dict[str, Any] | None:
-    """A schedule record, or None for anything else (a torn or foreign line)."""
+def _budget_of(path: pathlib.Path, header: dict[str, Any]) -> int:
+    """The schedule budget a campaign file's header names: no record of it may have an
+    index at or past it."""
+    n = header.get("schedules")
+    if type(n) is not int or not 1 <= n <= MAX_INDEX:
+        raise BadInput(f"{path} has a damaged header (schedules: {n!r})")
+    return n
+
+
+def _parse_record(line: bytes, below: int = MAX_INDEX) -> dict[str, Any] | None:
+    """A schedule record with an index below ``below``, or None for anything else (a torn
+    or foreign line, an index no campaign of that budget ran)."""
     try:
         rec = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
-    return rec if valid_record(rec) else None
+    return rec if valid_record(rec, below) else None
 
 
-def valid_record(rec: Any) -> bool:
-    """Whether ``rec`` (read back from a file) is a whole schedule record."""
+def valid_record(rec: Any, below: int = MAX_INDEX) -> bool:
+    """Whether ``rec`` (read back from a file) is a whole schedule record with an index
+    below ``below``."""
     return bool(
         isinstance(rec, dict)
-        and isinstance(rec.get("index"), int)
-        and not isinstance(rec.get("index"), bool)
-        and 0 <= rec["index"] < MAX_INDEX
+        and type(rec.get("index")) is int
+        and 0 <= rec["index"] < min(below, MAX_INDEX)
+        and type(rec.get("seed")) is int
         and rec.get("outcome") in OUTCOMES
-        and isinstance(rec.get("steps"), int)
+        and type(rec.get("steps")) is int
+        and isinstance(rec.get("probes", []), list)
+        and all(isinstance(x, str) for x in rec.get("probes", []))
         and _consistent(rec)
     )
 
@@ -1048,8 +1062,9 @@ def merge_shards(
                 if not isinstance(first, dict) or not isinstance(first.get("campaign"), dict):
                     raise BadInput(f"{path} is not a pcptrio campaign file (no header line)")
                 headers.append(first["campaign"])
+                below = _budget_of(path, first["campaign"])
                 for ln in fh:
-                    rec = _parse_record(ln) if ln.strip() else None
+                    rec = _parse_record(ln, below) if ln.strip() else None
                     if rec is not None:
                         done.add(rec)
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -9,9 +9,10 @@ none, and a record that arrives twice counts once.
 
 Resuming (``run_matrix(journal=..., resume=True)``, ``matrix --resume FILE``) reads it line
 by line, refuses a file of another run (naming what differs), takes the finished cells as
-they are, hands each unfinished cell the schedules it already has (only the missing ones
-run), and rewrites the file atomically with exactly what it kept: a torn last line (a write
-cut short) is dropped and noted, as is any unreadable line.
+they are (the last readable result of each), hands each unfinished cell the schedules it
+already has (only the missing ones run), and rewrites the file atomically with exactly
+what it kept: a torn last line (a write cut short) is dropped and noted, as is any
+unreadable line.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ class MatrixJournal:
         replace: bool,
     ) -> None:
         self.path = path
-        #: Cell results read back (cell -> its JSON), and the schedule records of the cells
-        #: that were not finished (cell -> records).
-        self.results: dict[int, dict[str, Any]] = {}
+        #: Cell results read back (cell -> its results' JSON, in file order: a damaged one
+        #: is followed by the result of its rerun), and schedule records (cell -> records).
+        self.results: dict[int, list[dict[str, Any]]] = {}
         self.records: dict[int, list[dict[str, Any]]] = {}
         self.notes: list[str] = []
         self._replaces: pathlib.Path | None = None
@@ -100,9 +101,8 @@ class MatrixJournal:
                     last_good = lineno
                     i = entry["cell"]
                     if "result" in entry:
-                        if i not in self.results:
-                            self.results[i] = entry["result"]
-                            dst.write(_line(entry))
+                        self.results.setdefault(i, []).append(entry["result"])
+                        dst.write(_line(entry))
                     elif entry["record"]["index"] not in seen.setdefault(i, set()):
                         seen[i].add(entry["record"]["index"])
                         self.records.setdefault(i, []).append(entry["record"])
@@ -120,8 +120,6 @@ class MatrixJournal:
         except BaseException:  # refused or interrupted: the journal is left as it was
             tmp.unlink(missing_ok=True)
             raise
-        for i in self.results:  # a finished cell needs none of its schedules
-            self.records.pop(i, None)
 
     @staticmethod
     def _parse(raw: bytes, cells: int) -> dict[str, Any] | None:

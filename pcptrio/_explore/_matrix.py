@@ -31,12 +31,12 @@ from .._scenarios import (
     hazard_scenarios,
     resolve_scenario,
 )
-from ._campaign import CLUSTER_CHUNK_S, CampaignConfig, CampaignResult, code_fingerprint
-from ._cluster import check_cluster, checked_submit, cluster_executor
+from ._campaign import CampaignConfig, CampaignResult, code_fingerprint
+from ._cluster import check_cluster
 from ._journal import MatrixJournal
 from ._run import make_run_spec, run_timeout_here
-from ._spread import POOL_CHUNK_S, run_campaigns, submit_inline
-from ._workers import check_jobs, worker_count, worker_pool
+from ._spread import spread
+from ._workers import check_jobs
 
 __all__ = ["Cell", "MatrixResult", "merge_matrix", "run_matrix"]
 
@@ -167,14 +167,19 @@ def _journaled_cell(data: dict[str, Any], meta: tuple[str, str, str]) -> Cell | 
         cell = Cell(**data)
     except TypeError:
         return None
-    if (cell.hazard, cell.scenario, cell.design) != meta or cell.verdict not in (
-        "found",
-        "not-found",
-        "inconclusive",
-        "n/a",
-    ):
+    if (cell.hazard, cell.scenario, cell.design) != meta:
         return None
-    return cell
+    if type(cell.schedules) is not int or cell.schedules < 0:
+        return None
+    if not all(isinstance(d, dict) for d in (cell.outcomes, cell.probes)):
+        return None
+    texts = (cell.oracle, cell.kind, cell.message, cell.why, cell.error, cell.error_token)
+    if not all(t is None or isinstance(t, str) for t in texts):
+        return None
+    if cell.verdict == "found":
+        ok = isinstance(cell.token, str) and isinstance(cell.oracle, str)
+        return cell if ok else None
+    return cell if cell.verdict in ("not-found", "inconclusive", "n/a") else None
 
 
 def run_matrix(
@@ -230,8 +235,6 @@ def run_matrix(
         meta = [t for i, t in enumerate(meta) if i % n == k]
     if time_budget_s is not None and not time_budget_s > 0:
         raise BadInput(f"the time budget must be positive, got {time_budget_s}")
-    if cluster is not None:
-        check_cluster(cluster)
     jobs = jobs or os.cpu_count() or 1
     check_jobs(jobs)
     guard = run_timeout_here(run_timeout_s)  # resolved here: workers do not see the context
@@ -246,6 +249,27 @@ def run_matrix(
         "shrink_failures": shrink_failures,
         "shrink_budget": shrink_budget,
     }
+    # Every cell's campaign is built (and so checked) before the journal is opened: a run
+    # refused for its settings leaves no journal behind.
+    prepared: list[CampaignConfig | Cell] = []
+    for i, (s, ref, params) in enumerate(tasks):
+        try:
+            spec = make_run_spec(s, ref, params)
+        except NotApplicable as exc:
+            prepared.append(Cell(meta[i][0], s.name, meta[i][2], "n/a", 0, why=str(exc)))
+            continue
+        cfg = CampaignConfig(
+            spec,
+            scheduler=scheduler,
+            depth=depth,
+            schedules=budget or s.schedules,
+            seed=seed,
+            jobs=1,
+            run_timeout_s=guard,
+        )
+        prepared.append(cfg.validate())
+    if cluster is not None:
+        check_cluster(cluster)
     jr = None
     if journal is not None:
         header = {
@@ -263,95 +287,55 @@ def run_matrix(
         )
     notes = list(jr.notes) if jr is not None else []
 
-    def record(i: int, cell: Cell, journaled: bool = False) -> None:
+    def record(i: int, cell: Cell, journal_it: bool = True) -> None:
         cells[i] = cell
-        if jr is not None and not journaled:
+        if jr is not None and journal_it:
             jr.result(i, cell.to_json())
         if progress is not None:
             progress(cell, sum(c is not None for c in cells), len(tasks))
 
     try:
-        for i, (s, ref, params) in enumerate(tasks):
+        for i, item in enumerate(prepared):
             if jr is not None and i in jr.results:
-                kept = _journaled_cell(jr.results[i], meta[i])
+                # the last readable result of the cell (a damaged one is run again, and the
+                # new result comes after it)
+                readable = (_journaled_cell(d, meta[i]) for d in reversed(jr.results[i]))
+                kept = next((c for c in readable if c is not None), None)
                 if kept is not None:
-                    record(i, kept, journaled=True)
+                    record(i, kept, journal_it=False)
                     continue
                 notes.append(f"{journal}: cell {i} had a damaged result; it runs again")
-            try:
-                spec = make_run_spec(s, ref, params)
-            except NotApplicable as exc:
-                record(i, Cell(meta[i][0], s.name, meta[i][2], "n/a", 0, why=str(exc)))
-                continue
-            cfg = CampaignConfig(
-                spec,
-                scheduler=scheduler,
-                depth=depth,
-                schedules=budget or s.schedules,
-                seed=seed,
-                jobs=1,
-                run_timeout_s=guard,
-            )
-            cfgs.append(cfg.validate())
-            where.append(i)
+            if isinstance(item, Cell):
+                record(i, item)
+            else:
+                cfgs.append(item)
+                where.append(i)
 
         def done(j: int, res: CampaignResult, steps_before: int | None) -> None:
             i = where[j]
-            record(i, _cell_of(meta[i][0], meta[i][1], res, steps_before))
+            # a cell the time budget cut short is not finished: its schedules are in the
+            # journal, and a resume runs the rest
+            record(i, _cell_of(meta[i][0], meta[i][1], res, steps_before), not res.timed_out)
 
-        shrink = shrink_budget if shrink_failures else 0
         more: dict[str, Any] = {}
         if jr is not None:
             jr_ = jr
             more["resumed"] = [jr_.records.get(i, []) for i in where]
             more["on_record"] = lambda j, rec: jr_.record(where[j], rec)
-        if cluster is not None:
-            with cluster_executor(cluster) as (ex, workers):
-                run_campaigns(
-                    cfgs,
-                    checked_submit(ex),
-                    # a Dask task takes milliseconds to go out and come back, and a matrix's
-                    # tasks are short: more in flight hide that (a cell's queued chunks past
-                    # its failure are still cancelled)
-                    4 * workers,
-                    done,
-                    chunk_s=CLUSTER_CHUNK_S,
-                    shrink_budget=shrink,
-                    time_budget_s=time_budget_s,
-                    on_error=f"a cell failed on the cluster {cluster}",
-                    **more,
-                )
-        elif jobs == 1 or len(cfgs) <= 1:
-            run_campaigns(
-                cfgs,
-                submit_inline,
-                1,
-                done,
-                chunk_s=POOL_CHUNK_S,
-                shrink_budget=shrink,
-                time_budget_s=time_budget_s,
-                **more,
-            )
-        else:
-            # no more workers than there are schedules to run (a chunk is at least one)
-            jobs = worker_count(jobs, sum(c.schedules for c in cfgs))
-            with worker_pool(jobs) as pool:
-                run_campaigns(
-                    cfgs,
-                    pool.submit,
-                    2 * jobs,
-                    done,
-                    chunk_s=POOL_CHUNK_S,
-                    shrink_budget=shrink,
-                    time_budget_s=time_budget_s,
-                    **more,
-                )
+        spread(
+            cfgs,
+            done,
+            jobs=jobs,
+            cluster=cluster,
+            shrink_budget=shrink_budget if shrink_failures else 0,
+            time_budget_s=time_budget_s,
+            **more,
+        )
         for i, c in enumerate(cells):
             if c is None:  # never started: the time budget ran out first
                 hz, sc, dn = meta[i]
-                cells[i] = Cell(
-                    hz, sc, dn, "inconclusive", 0, why="not run: the time budget ran out"
-                )
+                why = "not run: the time budget ran out"
+                cells[i] = Cell(hz, sc, dn, "inconclusive", 0, why=why)
     finally:
         if jr is not None:
             jr.close()

@@ -16,9 +16,10 @@ does not straggle: near the end, its chunks fill the workers the finished ones l
   every index up to it (or the whole budget) is in, the campaign is complete.  A found
   failure is shrunk as one more task (in the worker, as a cell of the matrix has always
   been), and ``on_done`` gets the result.
-* ``time_budget_s``: no task is submitted after it; what is running finishes.  A campaign
-  that got some schedules but not all is reported with ``timed_out`` set; one that got none
-  is not reported (the caller says "not run").
+* ``time_budget_s``: no chunk is submitted after it; what is running finishes, and a
+  campaign that completes is still shrunk (its token must not depend on timing).  A
+  campaign that got some schedules but not all is reported with ``timed_out`` set; one
+  that got none is not reported (the caller says "not run").
 
 Wall-clock times here only size the chunks; they never reach a result.
 """
@@ -34,6 +35,7 @@ import attrs
 
 from .._core import BadInput
 from ._campaign import (
+    CLUSTER_CHUNK_S,
     CampaignConfig,
     CampaignResult,
     _Done,
@@ -43,10 +45,12 @@ from ._campaign import (
     calibrate,
     chunk_config,
 )
+from ._cluster import checked_submit, cluster_executor
 from ._run import run_timeout, spec_from_json
 from ._shrink import shrink_failure
+from ._workers import worker_count, worker_pool
 
-__all__ = ["POOL_CHUNK_S", "Submit", "run_campaigns", "submit_inline"]
+__all__ = ["POOL_CHUNK_S", "Submit", "run_campaigns", "spread", "submit_inline"]
 
 #: Seconds of work per chunk on the local pool (a task costs well under a millisecond there).
 POOL_CHUNK_S = 0.25
@@ -191,9 +195,11 @@ def run_campaigns(
     def finish(c: _Open) -> None:
         open_.remove(c)
         res = result(c)
-        if res.failure is None or shrink_budget <= 0 or out_of_time():
+        if res.failure is None or shrink_budget <= 0:
             on_done(c.i, res, None)
             return
+        # Shrunk even past the time budget: a complete campaign's token must not depend on
+        # when it completed (shrinking is bounded by ``shrink_budget`` replays).
         c.shrinking = True
         rec = c.done.full[res.failure.index]
         fut = submit(_shrink_task, c.spec_json, _config_kw(c.cfg), rec, shrink_budget)
@@ -270,3 +276,59 @@ def _config_kw(cfg: CampaignConfig) -> dict[str, Any]:
         "jobs": 1,
         "run_timeout_s": cfg.run_timeout_s,
     }
+
+
+def spread(
+    cfgs: Sequence[CampaignConfig],
+    on_done: OnDone,
+    *,
+    jobs: int,
+    cluster: str | None,
+    shrink_budget: int,
+    time_budget_s: float | None = None,
+    **kw: Any,
+) -> None:
+    """:func:`run_campaigns` on the executor ``jobs`` and ``cluster`` ask for: the Dask
+    ``cluster`` (chunks of ~1 s, four tasks per worker in flight: a Dask task takes
+    milliseconds to go out and come back), this process (``jobs == 1``), or a pool of
+    ``jobs`` worker processes (chunks of ~0.25 s, two tasks per worker).  ``kw``:
+    ``resumed``, ``on_record``."""
+    if cluster is not None:
+        with cluster_executor(cluster) as (ex, workers):
+            run_campaigns(
+                cfgs,
+                checked_submit(ex),
+                4 * workers,
+                on_done,
+                chunk_s=CLUSTER_CHUNK_S,
+                shrink_budget=shrink_budget,
+                time_budget_s=time_budget_s,
+                on_error=f"a campaign failed on the cluster {cluster}",
+                **kw,
+            )
+        return
+    if jobs == 1:
+        run_campaigns(
+            cfgs,
+            submit_inline,
+            1,
+            on_done,
+            chunk_s=POOL_CHUNK_S,
+            shrink_budget=shrink_budget,
+            time_budget_s=time_budget_s,
+            **kw,
+        )
+        return
+    # no more workers than there are schedules to run (a chunk is at least one)
+    jobs = worker_count(jobs, sum(c.schedules for c in cfgs))
+    with worker_pool(jobs) as pool:
+        run_campaigns(
+            cfgs,
+            pool.submit,
+            2 * jobs,
+            on_done,
+            chunk_s=POOL_CHUNK_S,
+            shrink_budget=shrink_budget,
+            time_budget_s=time_budget_s,
+            **kw,
+        )
