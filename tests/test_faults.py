@@ -102,6 +102,21 @@ def _env(designs: pathlib.Path | None = None, **extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **extra}
 
 
+@pytest.fixture(autouse=True)
+def _sigint_as_a_terminal_has_it() -> Iterator[None]:
+    """Children get Ctrl-C's default action, as under a terminal, even when the tests run in
+    the background of a shell without job control: that starts them with SIGINT ignored,
+    an ignored signal stays ignored across exec, and Python then installs no handler."""
+    old = signal.getsignal(signal.SIGINT)
+    if old == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if old == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, old)
+
+
 def _start(args: list[str], env: dict[str, str], err: pathlib.Path) -> subprocess.Popen[bytes]:
     with err.open("wb") as fh:
         return subprocess.Popen(
@@ -166,7 +181,12 @@ def _alive(pid: int) -> bool:
 
 def _interrupt(p: subprocess.Popen[bytes], err: pathlib.Path) -> tuple[int, str, bytes]:
     p.send_signal(signal.SIGINT)
-    out, _ = p.communicate(timeout=30)
+    try:
+        out, _ = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()  # never leave a spinning process behind a failed test
+        p.communicate()
+        raise
     return p.returncode, err.read_text(), out
 
 
