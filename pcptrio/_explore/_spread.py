@@ -109,11 +109,12 @@ class _Open:
     cfg: CampaignConfig
     spec_json: dict[str, Any]
     cdict: dict[str, Any]
-    todo: list[int]  # the indices to run, in order (all but those resumed)
     done: _Done = attrs.field(factory=_Done)
     k: int | None = None
     per_s: float | None = None  # seconds per schedule, from the latest chunk
-    pos: int = 0  # todo[pos] is the lowest index not yet submitted
+    #: The lowest index neither submitted nor resumed (the budget when none is left): a
+    #: cursor, not a list of every index, which a budget of millions would make huge.
+    next: int = 0
     chunks: int = 0
     busy_s: float = 0.0  # the seconds its chunks ran (reported as ``search_s``)
     inflight: dict[cf.Future[Any], int] = attrs.field(factory=dict)  # future -> start
@@ -125,11 +126,6 @@ class _Open:
         """The highest index the answer needs."""
         return self.cfg.schedules - 1 if self.first_fail is None else self.first_fail
 
-    @property
-    def next(self) -> int:
-        """The lowest index not yet submitted (past the budget when there is none)."""
-        return self.todo[self.pos] if self.pos < len(self.todo) else self.cfg.schedules
-
     def wants(self) -> bool:
         if self.shrinking or self.next > self.limit:
             return False
@@ -138,12 +134,19 @@ class _Open:
     def complete(self) -> bool:
         return self.next > self.limit and all(s > self.limit for s in self.inflight.values())
 
+    def skip_done(self) -> None:
+        """Move ``next`` past the indices already done (only resumed ones can be: nothing at
+        or past ``next`` was submitted)."""
+        while self.next < self.cfg.schedules and self.next in self.done:
+            self.next += 1
+
     def take(self, n: int) -> list[int]:
         """The next ``n`` indices to submit (none past the limit)."""
         out: list[int] = []
-        while len(out) < n and self.pos < len(self.todo) and self.todo[self.pos] <= self.limit:
-            out.append(self.todo[self.pos])
-            self.pos += 1
+        while len(out) < n and self.next <= self.limit:
+            out.append(self.next)
+            self.next += 1
+            self.skip_done()
         return out
 
     def size(self, chunk_s: float) -> int:
@@ -176,12 +179,12 @@ def run_campaigns(
     deadline = time.monotonic() + time_budget_s if time_budget_s is not None else None
     cells = []
     for i, cfg in enumerate(cfgs):
-        c = _Open(i, cfg, cfg.spec.to_json(), chunk_config(cfg, None), [])
+        c = _Open(i, cfg, cfg.spec.to_json(), chunk_config(cfg, None))
         for rec in resumed[i] if resumed is not None else ():
             if rec["index"] < cfg.schedules and c.done.add(rec) and "signature" in rec:
                 j = rec["index"]
                 c.first_fail = j if c.first_fail is None else min(c.first_fail, j)
-        c.todo = [j for j in range(cfg.schedules) if j not in c.done]
+        c.skip_done()
         cells.append(c)
     open_ = list(cells)
     owner: dict[cf.Future[Any], _Open] = {}
