@@ -192,7 +192,10 @@ class BatonMixin(EngineState):
                 self._foreign(a)
 
     @enable_ki_protection
-    async def _yield_blocked(self, a: Actor) -> None:
+    @types.coroutine
+    def _yield_blocked(self, a: Actor) -> Generator[Any, Any, None]:
+        """``a`` stopped (blocked): pick who runs next, moving time on while nobody can, and
+        give the baton to it (``a`` itself, woken meanwhile, may simply go on)."""
         nxt = self._next_after(a)
         if nxt is None:
             raise RunOver
@@ -201,7 +204,7 @@ class BatonMixin(EngineState):
             self.switches += 1
         elif a.cpu is None or a.cpu == self._host:
             return
-        await _suspend()
+        yield _SWITCH
         if self.finished:
             raise RunOver
 

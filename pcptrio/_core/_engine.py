@@ -289,22 +289,44 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         if self.now != self._front:
             # It ran ahead: a non-local step waits for the machine's time.
             yield from self._catch_up(a).__await__()
-        self._trace_step(a, event, fields)
-        if self._step_hooks or self.step >= self._limit:
+        # _trace_step(a, event, fields), inlined: the hottest path of every run.
+        step = self.step = self.step + 1
+        a.steps += 1
+        if self._record:
+            self.trace.append((step, self.now, a.name, a.cpu, event, fields))
+        if self._log is not None:
+            self._log.debug(event, step=step, t_ns=self.now, actor=a.name, cpu=a.cpu, **fields)
+        if self._step_hooks or step >= self._limit:
             self._after_step()
         if a.bound is not None and a.cpu != a.bound and not (a.preempt_count or a.irq_disabled):
             self._take_off(a)  # rebound elsewhere while running: moves at a preemptible point
         cands = self._cands
         if a.cpu is None or not cands:
-            yield from self._yield_blocked(a).__await__()
+            yield from self._yield_blocked(a)
             return
         if len(cands) == 1:
             if a.bound is None and not (a.preempt_count or a.irq_disabled):
                 # Alone, but it may still be moved elsewhere.
                 yield from self._maybe_migrate(a).__await__()
             return
-        nxt = self._pick(cands, a)
-        if nxt is a:
+        # _pick(cands, a), inlined.
+        self._choices += self._cand_fp
+        decisions = self._decisions
+        if not len(decisions) & _MARK_MASK:
+            self._mark_choices()
+        try:
+            i = self.scheduler.pick_actor(cands, a, step)
+        except ReplayDrift as exc:
+            raise ReplayDrift(step, exc.expected, exc.got) from None
+        n = len(cands)
+        if not 0 <= i < n:
+            raise ModelError(f"scheduler picked {i} of {n} candidates")
+        decisions.append(("sched", n, i))
+        nxt = cands[i]
+        if nxt is not a:
+            self.preemptions += 1
+            self._preempted.append((len(decisions) - 1, step))
+        else:
             if a.bound is None and not (a.preempt_count or a.irq_disabled):
                 yield from self._maybe_migrate(a).__await__()
             return
@@ -421,10 +443,13 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         """
         return EngineNursery(self)
 
+    # Generator-based coroutines (``types.coroutine``), like point: block and the wait it
+    # shares with spend are two frames, and the switch yields straight to the CPU task.
     @enable_ki_protection
-    async def block(
+    @types.coroutine
+    def block(
         self, on: Waitable, event: str = "block", *, holds_cpu: bool = False, **fields: Any
-    ) -> Any:
+    ) -> Generator[Any, Any, Any]:
         """Park the current actor until :meth:`wake` is called for it; returns the wake value.
 
         ``holds_cpu``: the actor keeps its CPU while waiting (a spinning lock waiter, a
@@ -434,23 +459,30 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         a = self._cur
         if self.finished or a is None:
             raise RunOver
-        if not holds_cpu and not a.preemptible:
+        if not holds_cpu and (a.preempt_count or a.irq_disabled):
             raise ModelError(
                 f"BUG: scheduling while atomic: {a.name} sleeps on {on.wait_name} with "
                 f"preempt_count={a.preempt_count} irqs_disabled={a.irq_disabled}"
                 + (" in interrupt context" if a.interrupt else "")
             )
         if self.now != self._front:
-            await self._catch_up(a)
+            yield from self._catch_up(a).__await__()
         fields["on"] = on.wait_name
-        return await self._wait(a, on, event, holds_cpu, fields)
+        return (yield from self._wait(a, on, event, holds_cpu, fields))
 
     @enable_ki_protection
-    async def _wait(
+    @types.coroutine
+    def _wait(
         self, a: Actor, on: Waitable, event: str, holds_cpu: bool, fields: dict[str, Any]
-    ) -> Any:
+    ) -> Generator[Any, Any, Any]:
         """The step that blocks ``a`` (recorded at its clock) and the wait itself."""
-        self._trace_step(a, event, fields)
+        # _trace_step(a, event, fields), inlined.
+        step = self.step = self.step + 1
+        a.steps += 1
+        if self._record:
+            self.trace.append((step, self.now, a.name, a.cpu, event, fields))
+        if self._log is not None:
+            self._log.debug(event, step=step, t_ns=self.now, actor=a.name, cpu=a.cpu, **fields)
         a.wake_value = None
         a.waiting_on = on
         a.blocked_since = self.now
@@ -460,16 +492,18 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         a.slept = not holds_cpu
         if a.slept and a.on_sleep is not None:
             a.on_sleep(a)
-        self._after_step()
+        if self._step_hooks or step >= self._limit:
+            self._after_step()
         self.now = self._front
-        await self._yield_blocked(a)
+        yield from self._yield_blocked(a)
         return a.wake_value
 
     def wake(self, a: Actor, value: Any = None) -> bool:
         """Make a blocked actor runnable again; returns False if it was not blocked."""
         if a.state is not BLOCKED or self.finished:
             return False
-        self.check_local(f"waking {a.name}")
+        if self.now != self._front:
+            self.check_local(f"waking {a.name}")
         a.waiting_on = None
         a.wake_value = value
         a.state = RUNNABLE

@@ -159,9 +159,14 @@ class _Renderer:
             yield batch
 
 
+#: One renderer for the process: its line functions are made once per shape, not once per
+#: trace (a campaign hashes thousands of short traces of the same few shapes).
+_RENDERER = _Renderer()
+
+
 def _chunks(records: Sequence[TraceRecord]) -> Iterator[str]:
     """The canonical text in pieces of whole lines (each piece ends with a newline)."""
-    for batch in _Renderer().lines(records):
+    for batch in _RENDERER.lines(records):
         batch.append("")
         yield "\n".join(batch)
 
