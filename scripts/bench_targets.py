@@ -167,12 +167,23 @@ def child_wq(args: argparse.Namespace) -> dict[str, Any]:
     bw = _script_module("bench_workqueue")
     ns = argparse.Namespace(gc="tuned", scheduler="random", items=args.items, rt_n=0)
     out: dict[str, Any] = {}
+    with _quiet_gc():  # trio's own park/reschedule, the floor of a hand-over
+        _script_module("bench_engine").raw_pingpong(2000)
+        out["pingpong_us"] = _script_module("bench_engine").raw_pingpong(args.items * 4) * 1e6
+        # and the engine's cheapest step: a scheduling point where the same thread goes on
+        out["point_us"] = _script_module("bench_engine").same_actor(args.items * 4) * 1e6
     for n in (int(x) for x in args.wq_cpus.split(",")):
         rounds = max(2, args.items // n)
         try:
             emu = bw.emu_all_cpus(ns, 1, n, rounds)
             sim = bw.simpy_all_cpus(ns, n, rounds)
+            try:  # the same run again, untimed, counting hand-overs (a tree's older script
+                # may not count them)
+                hand = bw.emu_all_cpus(ns, 1, n, rounds, count_handovers=True)
+            except TypeError:
+                hand = {}
             out[str(n)] = {
+                "handovers_per_cpu": hand.get("handovers_per_cpu"),
                 "rounds": rounds,
                 "emu_us_per_cpu": emu["us_per_cpu"],
                 "simpy_us_per_cpu": sim["us_per_cpu"],
@@ -636,6 +647,18 @@ class Bench:
                     f"{ok[0]['rounds']} rounds; {ok[0]['steps_per_cpu']:.1f} steps/CPU; "
                     f"{ok[0]['actors']} actors; boot {med([x['boot_ms'] for x in ok]):.0f} ms"
                 )
+                hands = [x["handovers_per_cpu"] for x in ok if x.get("handovers_per_cpu")]
+                pps = [x["pingpong_us"] for x in res["new"] if "pingpong_us" in x]
+                pts = [x["point_us"] for x in res["new"] if "point_us" in x]
+                if hands and pps and pts and sim:
+                    h, pp, pt = med(hands) or 0.0, med(pps) or 0.0, med(pts) or 0.0
+                    st = ok[0]["steps_per_cpu"]
+                    row.details.append(
+                        f"floor (info): {h:.2f} hand-overs/CPU x {pp:.2f} µs (trio's own "
+                        f"park/reschedule) + {st:.1f} steps/CPU x {pt:.2f} µs (a bare "
+                        f"same-thread point) = {h * pp + st * pt:.1f} µs/CPU before any "
+                        f"workqueue code runs; the goal allows {2 * sim * 1e6:.1f} µs/CPU"
+                    )
             if "baseline" in res:
                 bok = [x[key] for x in res["baseline"] if "error" not in x.get(key, {"error": 1})]
                 if bok:

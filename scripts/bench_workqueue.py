@@ -63,11 +63,26 @@ async def _empty_work(work: WorkStruct) -> None:
     pass
 
 
+class _CpuTaskSteps(trio.abc.Instrument):
+    """Counts the steps trio gives the CPU tasks (``cpu<N>``) while ``on``: each one is a
+    hand-over of the baton between CPUs (or a CPU task's start, or its breathing checkpoint
+    every few thousand switches)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if self.on and task.name.startswith("cpu"):
+            self.steps += 1
+
+
 def _run_machine(
     args: argparse.Namespace,
     seed: int,
     cpus: int,
     body: Callable[[Machine, dict[str, Any]], Any],
+    instruments: tuple[trio.abc.Instrument, ...] = (),
 ) -> dict[str, Any]:
     """Build and run a machine whose workload is ``body(m, out)``; check the run was ok."""
     out: dict[str, Any] = {}
@@ -84,7 +99,7 @@ def _run_machine(
             out["boot_secs"] = time.perf_counter() - t0
             await body(m, out)
 
-        result = trio.run(m.run, workload)
+        result = trio.run(m.run, workload, instruments=instruments)
     if result.outcome != "ok":
         raise BenchError(f"{cpus}-CPU machine: run ended {result.headline}\n{result.error or ''}")
     if "secs" not in out:
@@ -132,7 +147,14 @@ def emu_roundtrip(args: argparse.Namespace, seed: int, target: int) -> dict[str,
     }
 
 
-def emu_all_cpus(args: argparse.Namespace, seed: int, cpus: int, rounds: int) -> dict[str, Any]:
+def emu_all_cpus(
+    args: argparse.Namespace, seed: int, cpus: int, rounds: int, count_handovers: bool = False
+) -> dict[str, Any]:
+    """The fan-out, timed.  ``count_handovers``: also count the hand-overs between CPUs in the
+    measured region, with a trio instrument (it slows every trio step: the time of such a
+    run is not the measurement; run it apart)."""
+    counter = _CpuTaskSteps()
+
     async def body(m: Machine, out: dict[str, Any]) -> None:
         works = [WorkStruct(_empty_work, "fn", f"w{c}") for c in range(m.nr_cpus)]
         cpu_ids = range(m.nr_cpus)
@@ -144,6 +166,7 @@ def emu_all_cpus(args: argparse.Namespace, seed: int, cpus: int, rounds: int) ->
         out["warmup_secs"] = time.perf_counter() - t0
         e = m.engine
         s0, sw0 = e.step, e.switches
+        counter.on = True
         t0 = time.perf_counter()
         for _ in range(rounds):
             for c in cpu_ids:
@@ -151,15 +174,17 @@ def emu_all_cpus(args: argparse.Namespace, seed: int, cpus: int, rounds: int) ->
             for c in cpu_ids:
                 await m.flush_work(works[c])
         out["secs"] = time.perf_counter() - t0
+        counter.on = False
         out["steps"] = e.step - s0
         out["switches"] = e.switches - sw0
         bad = [w.label for w in works if w.executions != rounds + 1]
         if bad:
             raise BenchError(f"works {bad[:5]} did not run {rounds + 1} times")
 
-    out = _run_machine(args, seed, cpus, body)
+    out = _run_machine(args, seed, cpus, body, (counter,) if count_handovers else ())
     per_round = out["secs"] / rounds
     return {
+        "handovers_per_cpu": counter.steps / rounds / cpus if count_handovers else None,
         "us_per_round": per_round * 1e6,
         "us_per_cpu": per_round / cpus * 1e6,
         "steps_per_cpu": out["steps"] / rounds / cpus,

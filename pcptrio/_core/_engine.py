@@ -416,7 +416,14 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             self._count_spawn()
         a = Actor(self._unique(name), len(self.actors), cpu, daemon)
         self._launch(a, fn, args, nursery)
-        self.emit("spawn", child=a.name, bound=cpu)
+        if self._log is not None:
+            self.emit("spawn", child=a.name, bound=cpu)
+        elif self._record:  # emit("spawn", ...), inlined
+            cur = self._cur
+            self.trace.append(
+                (self.step, self.now, cur.name if cur is not None else "-",
+                 cur.cpu if cur is not None else None, "spawn", {"child": a.name, "bound": cpu})
+            )  # fmt: skip
         return a
 
     def raise_irq(
@@ -957,10 +964,18 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
 
     @enable_ki_protection
     def _exit(self, a: Actor) -> None:
-        self.emit("exit")
+        if self._log is not None:
+            self.emit("exit")
+        elif self._record:  # emit("exit"), inlined
+            cur = self._cur
+            self.trace.append(
+                (self.step, self.now, cur.name if cur is not None else "-",
+                 cur.cpu if cur is not None else None, "exit", {})
+            )  # fmt: skip
         if a.interrupt and self._atomic_hooks:  # the end of a hardirq handler's section
             self._atomic_end(a)
-        self._drop_waiter(a)
+        if a.cpu is None:  # (the exiting thread runs: it waits for no CPU)
+            self._drop_waiter(a)
         a.state = DONE
         self._refresh(a)
         self._release_cpu(a)
@@ -1004,7 +1019,8 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
             cands = self._cands
             if cands:
                 nxt = cands[0] if len(cands) == 1 else self._pick(cands, None)
-                self._switch_in(nxt)
+                if nxt.cpu is None:
+                    self._switch_in(nxt)
                 return nxt
             self._advance_time()
         return None

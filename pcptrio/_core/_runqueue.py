@@ -90,7 +90,8 @@ class RunQueueMixin(EngineState):
         c = self.cpus[cpu]
         # Every waiter of one CPU is eligible exactly when the CPU is open: re-check them
         # only when that flips (the gates are kept while someone waits; see _add_waiter).
-        now = c.online and c.open
+        cur = c.curr  # c.online and c.open, inlined
+        now = c.online and (cur is None or not (cur.preempt_count or cur.irq_disabled))
         if now is not c.was_open:
             c.was_open = now
             for w in c.waiters:
