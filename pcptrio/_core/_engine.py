@@ -483,13 +483,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         self, a: Actor, on: Waitable, event: str, holds_cpu: bool, fields: dict[str, Any]
     ) -> Generator[Any, Any, Any]:
         """The step that blocks ``a`` (recorded at its clock) and the wait itself."""
-        # _trace_step(a, event, fields), inlined.
-        step = self.step = self.step + 1
-        a.steps += 1
-        if self._record:
-            self.trace.append((step, self.now, a.name, a.cpu, event, fields))
-        if self._log is not None:
-            self._log.debug(event, step=step, t_ns=self.now, actor=a.name, cpu=a.cpu, **fields)
+        self._trace_step(a, event, fields)
         a.wake_value = None
         a.waiting_on = on
         a.blocked_since = self.now
@@ -499,7 +493,7 @@ class Engine(BatonMixin, RunQueueMixin, ClockMixin, GuardMixin):
         a.slept = not holds_cpu
         if a.slept and a.on_sleep is not None:
             a.on_sleep(a)
-        if self._step_hooks or step >= self._limit:
+        if self._step_hooks or self.step >= self._limit:
             self._after_step()
         self.now = self._front
         yield from self._yield_blocked(a)

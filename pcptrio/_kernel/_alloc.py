@@ -157,20 +157,7 @@ async def alloc_pages(
         e.emit("alloc_fail", why="injected", gfp=gfp_name(gfp), order=order)
         return None
     zonelist = [zone] if zone is not None else m.zones
-    # get_page_from_freelist(m, zonelist, order, mt, WMARK_LOW, gfp, owner), written out for
-    # the fast path (one coroutine frame less on every allocation): the same loop.
-    pfn: int | None = None
-    for z in zonelist:
-        if z.nr_free - (1 << order) < _mark(z, WMARK_LOW, gfp):
-            continue
-        if order == 0 and (m.protection is not PREEMPT or not a.interrupt):
-            pfn = await rmqueue_pcplist(m, z, mt, owner)
-            if pfn is None and m.protection is Protection.SPINLOCK:
-                pfn = await rmqueue_buddy(m, z, 0, mt, owner)
-        else:
-            pfn = await rmqueue_buddy(m, z, order, mt, owner)
-        if pfn is not None:
-            break
+    pfn = await get_page_from_freelist(m, zonelist, order, mt, WMARK_LOW, gfp, owner)
     if pfn is None:
         pfn = await _slowpath(m, gfp, order, zonelist, mt, owner)
     if pfn is not None:
