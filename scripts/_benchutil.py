@@ -17,3 +17,14 @@ def summarize(samples: list[dict[str, Any]]) -> dict[str, Any]:
         else:
             out[key] = vals[0] if len(set(vals)) == 1 else vals
     return out
+
+
+def explore_argv(schedules: int, *extra: str) -> list[str]:
+    """The ``pcptrio`` arguments of the benchmark campaign (``bench_targets``' explore target,
+    ``bench_distributed``'s shards): ``shared-mask-race × wq-4.11``, 4 CPUs, PCT of depth 3,
+    one job, then ``extra``."""
+    return [
+        "explore", "shared-mask-race", "--design", "wq-4.11", "--cpus", "4",
+        "--scheduler", "pct", "--depth", "3", "--schedules", str(schedules), "--jobs", "1",
+        *extra,
+    ]  # fmt: skip

@@ -34,6 +34,7 @@ from typing import Any
 
 import dask
 import distributed  # the dask extra
+from _benchutil import explore_argv
 
 from pcptrio._explore import CampaignConfig, explore, make_run_spec, merge_shards, run_matrix
 
@@ -81,26 +82,8 @@ def main() -> None:
                         sys.executable,
                         "-m",
                         "pcptrio",
-                        "explore",
-                        "shared-mask-race",
-                        "--design",
-                        "wq-4.11",
-                        "--cpus",
-                        "4",
-                        "--scheduler",
-                        "pct",
-                        "--depth",
-                        "3",
-                        "--schedules",
-                        str(args.schedules),
-                        "--jobs",
-                        "1",
-                        "--shard",
-                        f"{k}/{args.jobs}",
-                        "--out",
-                        f,
-                        "--quiet",
-                        "--json",
+                        *explore_argv(args.schedules, "--shard", f"{k}/{args.jobs}"),
+                        *("--out", f, "--quiet", "--json"),
                     ],
                     stdout=subprocess.DEVNULL,
                 )

@@ -754,24 +754,7 @@ class Bench:
         return [row]
 
     def t_explore(self) -> list[Row]:
-        argv = [
-            "explore",
-            "shared-mask-race",
-            "--design",
-            "wq-4.11",
-            "--cpus",
-            "4",
-            "--scheduler",
-            "pct",
-            "--depth",
-            "3",
-            "--schedules",
-            str(self.a.schedules),
-            "--all",
-            "--jobs",
-            "1",
-            "--json",
-        ]
+        argv = _script_module("_benchutil").explore_argv(self.a.schedules, "--all", "--json")
 
         def side(tree: Path) -> Callable[[], dict[str, Any]]:
             def go() -> dict[str, Any]:
