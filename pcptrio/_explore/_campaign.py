@@ -54,6 +54,7 @@ from .._core import (
 from .._drain import design_ref
 from ._cluster import check_cluster, cluster_executor, run_checked
 from ._code import code_fingerprint
+from ._jsonl import JsonlWriter, rewrite
 from ._run import RunSpec, run_spec_async, run_timeout_here, spec_from_json
 from ._verdict import OUTCOMES, campaign_verdict
 from ._workers import check_jobs, worker_count, worker_pool
@@ -548,87 +549,52 @@ class _Done:
 
 
 class _Sink:
-    """The JSONL stream: header + one line per schedule, flushed as it goes.
+    """The JSONL stream: header + one line per schedule, flushed as it goes (``_jsonl``).
 
     Resuming keeps every complete record and drops only what an interruption can leave
-    behind: a torn last line (a record cut short, even mid-character).  The file is then
-    rewritten atomically with exactly the records kept, so a complete last record that lost
-    its newline is not cut away later.  A campaign may resume with another budget (the
-    header is updated); any other setting that differs is named and refused.
+    behind: a torn last line.  A campaign may resume with another budget (the header is
+    updated); any other setting that differs is named and refused.
     """
 
     def __init__(
         self, path: pathlib.Path | None, header: dict[str, Any], resume: bool, replace: bool
     ) -> None:
-        self.path = path
         self.done = _Done()
         #: What resuming had to say (a dropped torn line, an extended budget), one line each.
         self.notes: list[str] = []
-        self._fh: Any = None
-        self._replaces: pathlib.Path | None = None  # the new file, until it replaces ``path``
+        self._out: JsonlWriter | None = None
         self.on_failure: Callable[[int], None] | None = None
         if path is None:
             return
         if resume and path.exists():
             self._resume(path, header)
-            self._fh = path.open("a", encoding="utf-8")
+            self._out = JsonlWriter(path, None)
             return
         if path.exists() and not (resume or replace):
             raise BadInput(f"{path} exists; use --resume to continue it or --force to replace it")
-        if path.exists():
-            # Replaced only once this campaign has something to keep (its first record, or
-            # its end): one that fails before that (a cluster out of reach, a crash) leaves
-            # the old file as it was.  The open handle follows the file through the rename.
-            self._replaces = path.with_name(f".{path.name}.{os.getpid()}.new.tmp")
-            self._fh = self._replaces.open("w", encoding="utf-8")
-        else:
-            self._fh = path.open("w", encoding="utf-8")
-        self._write({"campaign": header})
+        # A replacement takes over once this campaign has something to keep (its first
+        # record, or its end): one that fails before that (a cluster out of reach, a crash)
+        # leaves the old file as it was.
+        self._out = JsonlWriter(path, {"campaign": header})
 
     def _resume(self, path: pathlib.Path, header: dict[str, Any]) -> None:
-        """Read ``path`` line by line (never whole), keep its complete records and write
-        them, with the new header, to a temporary file that replaces it atomically."""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.resume.tmp")
-        try:
-            with path.open("rb") as src, tmp.open("w", encoding="utf-8") as dst:
-                first_line = src.readline()
-                try:
-                    first = json.loads(first_line.decode("utf-8"))
-                except (UnicodeDecodeError, ValueError, RecursionError):
-                    first = None
-                if not isinstance(first, dict) or not isinstance(first.get("campaign"), dict):
-                    raise BadInput(f"{path} is not a pcptrio campaign file (no header line)")
-                self._check_header(path, first["campaign"], header)
-                below = _budget_of(path, first["campaign"])
-                dst.write(json.dumps({"campaign": header}, sort_keys=True, separators=(",", ":")))
-                dst.write("\n")
-                lineno = 1
-                bad: list[tuple[int, bool]] = []  # (line number, ended with a newline)
-                last_good = 0
-                for ln in src:
-                    lineno += 1
-                    if not ln.strip():
-                        continue
-                    rec = _parse_record(ln, below)
-                    if rec is None:
-                        bad.append((lineno, ln.endswith(b"\n")))
-                        continue
-                    last_good = lineno
-                    if self.done.add(rec):
-                        dst.write(json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n")
-                for n, ended in bad:
-                    if n > last_good and n == bad[-1][0] and not ended:
-                        self.notes.append(
-                            f"{path}: dropped a torn last line (that schedule runs again)"
-                        )
-                    else:
-                        self.notes.append(f"{path}: dropped unreadable line {n}")
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.replace(tmp, path)
-        except BaseException:  # interrupted or refused: the campaign file is left as it was
-            tmp.unlink(missing_ok=True)
-            raise
+        below = MAX_INDEX
+
+        def header_for(old: dict[str, Any]) -> dict[str, Any]:
+            nonlocal below
+            self._check_header(path, old, header)
+            below = _budget_of(path, old)
+            return header
+
+        self.notes += rewrite(
+            path,
+            "campaign",
+            "a pcptrio campaign file",
+            header_for,
+            lambda ln: _parse_record(ln, below),
+            self.done.add,
+            "that schedule runs again",
+        )
 
     def _check_header(
         self, path: pathlib.Path, old: dict[str, Any], header: dict[str, Any]
@@ -645,34 +611,23 @@ class _Sink:
                 f"(it was {old.get('schedules')})"
             )
 
-    def _write(self, rec: dict[str, Any]) -> None:
-        if self._fh is not None:
-            self._fh.write(json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n")
-            self._fh.flush()
-
     def add(self, rec: dict[str, Any]) -> None:
         if self.done.add(rec):
-            self._write(rec)
-            self._take_over()
+            if self._out is not None:
+                self._out.write(rec)
+                self._out.take_over()
             if self.on_failure is not None and "signature" in rec:
                 self.on_failure(rec["index"])
-
-    def _take_over(self) -> None:
-        if self._replaces is not None and self.path is not None:
-            os.replace(self._replaces, self.path)
-            self._replaces = None
 
     def close(self, completed: bool) -> None:
         """Close the file; a replacement that recorded nothing takes over only if the
         campaign ``completed``."""
+        if self._out is None:
+            return
         if completed:
-            self._take_over()
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        if self._replaces is not None:
-            self._replaces.unlink(missing_ok=True)
-            self._replaces = None
+            self._out.take_over()
+        self._out.close()
+        self._out = None
 
 
 def _differs(key: str, old: Any, new: Any) -> str:

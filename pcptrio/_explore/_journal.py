@@ -18,18 +18,14 @@ unreadable line.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 from typing import Any
 
 from .._core import BadInput
 from ._campaign import valid_record
+from ._jsonl import JsonlWriter, rewrite
 
 __all__ = ["MatrixJournal"]
-
-
-def _line(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n"
 
 
 class MatrixJournal:
@@ -53,73 +49,49 @@ class MatrixJournal:
         self.results: dict[int, list[dict[str, Any]]] = {}
         self.records: dict[int, list[dict[str, Any]]] = {}
         self.notes: list[str] = []
-        self._replaces: pathlib.Path | None = None
         if resume:
             if not path.exists():
                 raise BadInput(f"{path} does not exist: nothing to resume")
-            self._resume(header, cells)
-            self._fh = path.open("a", encoding="utf-8")
+            self.notes = self._resume(header, cells)
+            self._out = JsonlWriter(path, None)
             return
         if path.exists() and not replace:
             raise BadInput(f"{path} exists; use --resume to continue it or --force to replace it")
-        target = path
-        if path.exists():
-            target = self._replaces = path.with_name(f".{path.name}.{os.getpid()}.new.tmp")
-        self._fh = target.open("w", encoding="utf-8")
-        self._fh.write(_line({"matrix": header}))
-        self._fh.flush()
+        self._out = JsonlWriter(path, {"matrix": header})
 
-    def _resume(self, header: dict[str, Any], cells: int) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.resume.tmp")
-        try:
-            with self.path.open("rb") as src, tmp.open("w", encoding="utf-8") as dst:
-                try:
-                    first = json.loads(src.readline().decode("utf-8"))
-                except (UnicodeDecodeError, ValueError, RecursionError):
-                    first = None
-                if not isinstance(first, dict) or not isinstance(first.get("matrix"), dict):
-                    raise BadInput(f"{self.path} is not a pcptrio matrix journal (no header)")
-                old = first["matrix"]
-                differ = sorted(k for k in set(old) | set(header) if old.get(k) != header.get(k))
-                if differ:
-                    raise BadInput(
-                        f"{self.path} is the journal of a different matrix run "
-                        f"({', '.join(differ)} differ); refusing to mix results"
-                    )
-                dst.write(_line({"matrix": header}))
-                seen: dict[int, set[int]] = {}
-                bad: list[tuple[int, bool]] = []  # (line number, ended with a newline)
-                lineno, last_good = 1, 0
-                for raw in src:
-                    lineno += 1
-                    if not raw.strip():
-                        continue
-                    entry = self._parse(raw, cells)
-                    if entry is None:
-                        bad.append((lineno, raw.endswith(b"\n")))
-                        continue
-                    last_good = lineno
-                    i = entry["cell"]
-                    if "result" in entry:
-                        self.results.setdefault(i, []).append(entry["result"])
-                        dst.write(_line(entry))
-                    elif entry["record"]["index"] not in seen.setdefault(i, set()):
-                        seen[i].add(entry["record"]["index"])
-                        self.records.setdefault(i, []).append(entry["record"])
-                        dst.write(_line(entry))
-                for n, ended in bad:
-                    torn = n > last_good and n == bad[-1][0] and not ended
-                    self.notes.append(
-                        f"{self.path}: dropped a torn last line (that work runs again)"
-                        if torn
-                        else f"{self.path}: dropped unreadable line {n}"
-                    )
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:  # refused or interrupted: the journal is left as it was
-            tmp.unlink(missing_ok=True)
-            raise
+    def _resume(self, header: dict[str, Any], cells: int) -> list[str]:
+        def header_for(old: dict[str, Any]) -> dict[str, Any]:
+            differ = sorted(k for k in set(old) | set(header) if old.get(k) != header.get(k))
+            if differ:
+                raise BadInput(
+                    f"{self.path} is the journal of a different matrix run "
+                    f"({', '.join(differ)} differ); refusing to mix results"
+                )
+            return header
+
+        seen: dict[int, set[int]] = {}
+
+        def keep(entry: dict[str, Any]) -> bool:
+            i = entry["cell"]
+            if "result" in entry:
+                self.results.setdefault(i, []).append(entry["result"])
+                return True
+            index = entry["record"]["index"]
+            if index in seen.setdefault(i, set()):
+                return False
+            seen[i].add(index)
+            self.records.setdefault(i, []).append(entry["record"])
+            return True
+
+        return rewrite(
+            self.path,
+            "matrix",
+            "a pcptrio matrix journal",
+            header_for,
+            lambda raw: self._parse(raw, cells),
+            keep,
+            "that work runs again",
+        )
 
     @staticmethod
     def _parse(raw: bytes, cells: int) -> dict[str, Any] | None:
@@ -139,11 +111,8 @@ class MatrixJournal:
         return None
 
     def _write(self, entry: dict[str, Any]) -> None:
-        self._fh.write(_line(entry))
-        self._fh.flush()
-        if self._replaces is not None:
-            os.replace(self._replaces, self.path)
-            self._replaces = None
+        self._out.write(entry)
+        self._out.take_over()
 
     def record(self, cell: int, rec: dict[str, Any]) -> None:
         self._write({"cell": cell, "record": rec})
@@ -152,7 +121,4 @@ class MatrixJournal:
         self._write({"cell": cell, "result": result})
 
     def close(self) -> None:
-        self._fh.close()
-        if self._replaces is not None:  # nothing was written after the header
-            self._replaces.unlink(missing_ok=True)
-            self._replaces = None
+        self._out.close()
