@@ -134,6 +134,16 @@ class _Open:
     def complete(self) -> bool:
         return self.next > self.limit and all(s > self.limit for s in self.inflight.values())
 
+    def add(self, rec: dict[str, Any]) -> bool:
+        """Take record ``rec`` in (a failure moves ``first_fail`` down); False when its index
+        was already in."""
+        if not self.done.add(rec):
+            return False
+        if "signature" in rec:
+            i = rec["index"]
+            self.first_fail = i if self.first_fail is None else min(self.first_fail, i)
+        return True
+
     def skip_done(self) -> None:
         """Move ``next`` past the indices already done (only resumed ones can be: nothing at
         or past ``next`` was submitted)."""
@@ -181,9 +191,8 @@ def run_campaigns(
     for i, cfg in enumerate(cfgs):
         c = _Open(i, cfg, cfg.spec.to_json(), chunk_config(cfg, None))
         for rec in resumed[i] if resumed is not None else ():
-            if rec["index"] < cfg.schedules and c.done.add(rec) and "signature" in rec:
-                j = rec["index"]
-                c.first_fail = j if c.first_fail is None else min(c.first_fail, j)
+            if rec["index"] < cfg.schedules:
+                c.add(rec)
         c.skip_done()
         cells.append(c)
     open_ = list(cells)
@@ -248,13 +257,9 @@ def run_campaigns(
             if c.shrinking or c not in open_:
                 continue  # a chunk past the failure that could not be cancelled
             for rec in recs:
-                if not c.done.add(rec):
-                    continue  # a record already in (a retried task)
-                if on_record is not None:
+                # (a record already in came from a retried task)
+                if c.add(rec) and on_record is not None:
                     on_record(c.i, rec)
-                if "signature" in rec:
-                    i = rec["index"]
-                    c.first_fail = i if c.first_fail is None else min(c.first_fail, i)
             if c.first_fail is not None:
                 for f2, s in list(c.inflight.items()):
                     if s > c.first_fail and f2.cancel():
