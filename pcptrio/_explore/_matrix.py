@@ -218,21 +218,20 @@ def run_matrix(
     # ``module:attr``), never as pickled objects: a copy is another object, and would be
     # registered twice under one name.
     refs = [design_ref(d) for d in ds]
-    tasks: list[tuple[ScenarioDef, str, dict[str, Any]]] = []
-    meta: list[tuple[str, str, str]] = []  # (hazard, scenario, design) of each task
+    tasks: list[tuple[ScenarioDef, str, str, dict[str, Any]]] = []  # (s, ref, design, params)
     for s in hs:
         params: dict[str, Any] = {}
         if cpus is not None:
             params["cpus"] = max(cpus, s.min_cpus)
         for ref, d in zip(refs, ds, strict=True):
-            tasks.append((s, ref, params))
-            meta.append((s.hazard or "-", s.name, d.name))
+            tasks.append((s, ref, d.name, params))
     if shard is not None:
         k, n = shard
         if not (n >= 1 and 0 <= k < n):
             raise BadInput(f"a shard is K/N with 0 <= K < N, got {k}/{n}")
         tasks = [t for i, t in enumerate(tasks) if i % n == k]
-        meta = [t for i, t in enumerate(meta) if i % n == k]
+    # (hazard, scenario, design) of each task
+    meta = [(s.hazard or "-", s.name, dn) for s, _, dn, _ in tasks]
     if time_budget_s is not None and not time_budget_s > 0:
         raise BadInput(f"the time budget must be positive, got {time_budget_s}")
     jobs = jobs or os.cpu_count() or 1
@@ -252,7 +251,7 @@ def run_matrix(
     # Every cell's campaign is built (and so checked) before the journal is opened: a run
     # refused for its settings leaves no journal behind.
     prepared: list[CampaignConfig | Cell] = []
-    for i, (s, ref, params) in enumerate(tasks):
+    for i, (s, ref, _, params) in enumerate(tasks):
         try:
             spec = make_run_spec(s, ref, params)
         except NotApplicable as exc:
